@@ -1,0 +1,267 @@
+"""Settings for gridmap, read from the environment with safe defaults for a local run.
+
+Environment variables:
+    GRIDMAP_ENV        "local" (default) or "production"; production refuses unsafe defaults
+    DATABASE_URL       postgis://user:password@host:port/name; default: the project-local
+                       cluster that scripts/pg.sh starts under var/pg
+    SECRET_KEY         required in production; locally a key is generated into var/
+    DEBUG              "1"/"true" to enable; default off
+    ALLOWED_HOSTS      comma-separated; default 127.0.0.1,localhost
+    PII_ENCRYPTION_KEY / PII_HMAC_KEY  base64 (32 bytes each); required in production
+    BASEMAP            none (default), local, tianditu or osm; see gridmap/maps.py
+    TIANDITU_KEY       key for the Tianditu basemap
+    GRIDMAP_TEST_DB    name of the throwaway test database (default test_gridmap)
+"""
+
+import base64
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from gridmap import geolibs
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name, default):
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+GRIDMAP_ENV = os.environ.get("GRIDMAP_ENV", "local")
+if GRIDMAP_ENV not in {"local", "production"}:
+    raise ImproperlyConfigured("GRIDMAP_ENV must be 'local' or 'production'.")
+PRODUCTION = GRIDMAP_ENV == "production"
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _local_secret(name, nbytes):
+    """Return a secret kept in var/ for local runs, creating it on first use."""
+    path = VAR_DIR / name
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        value = base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).decode()
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+def _required_secret(name, nbytes):
+    value = os.environ.get(name)
+    if value:
+        return value
+    if PRODUCTION:
+        raise ImproperlyConfigured(f"{name} must be set in production.")
+    return _local_secret(name.lower(), nbytes)
+
+
+SECRET_KEY = _required_secret("SECRET_KEY", 48)
+
+
+def _key_bytes(name):
+    raw = _required_secret(name, 32)
+    try:
+        key = base64.urlsafe_b64decode(raw.encode())
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be base64.") from exc
+    if len(key) != 32:
+        # Accept any passphrase, but always hand the ciphers a 32-byte key.
+        key = hashlib.sha256(raw.encode()).digest()
+    return key
+
+
+PII_ENCRYPTION_KEY = _key_bytes("PII_ENCRYPTION_KEY")
+PII_HMAC_KEY = _key_bytes("PII_HMAC_KEY")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+GDAL_LIBRARY_PATH, GEOS_LIBRARY_PATH = geolibs.configure()
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework_gis",
+    "drf_spectacular",
+    "django_filters",
+    "accounts",
+    "layers",
+    "cases",
+    "gridmap",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "gridmap.middleware.SecurityHeadersMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gridmap.urls"
+WSGI_APPLICATION = "gridmap.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database():
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        port_file = VAR_DIR / "pg" / "port"
+        port = port_file.read_text().strip() if port_file.exists() else "55432"
+        url = f"postgis://gridmap@127.0.0.1:{port}/gridmap"
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+    if config["ENGINE"] != "django.contrib.gis.db.backends.postgis":
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be a PostGIS URL (postgis://user:password@host:port/name)."
+        )
+    config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    config["TEST"] = {"NAME": os.environ.get("GRIDMAP_TEST_DB", "test_gridmap")}
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Every geometry is stored in EPSG:4326 (WGS84 lon/lat). Official Chinese data comes in
+# CGCS2000 (EPSG:4490), which differs from WGS84 by centimetres: it is accepted as is.
+# GCJ-02 and BD-09 are converted on input (layers/crs.py).
+STORAGE_SRID = 4326
+# For distances and areas in metres: CGCS2000 / 3-degree Gauss-Kruger CM 102E.
+METRIC_SRID = 4543
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sessions end after 30 minutes without activity.
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60))
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+USE_THOUSAND_SEPARATOR = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
+
+# Uploads: imports of city-scale files are large, but not unbounded.
+MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 200 * 1024 * 1024))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "gridmap.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "gridmap API",
+    "DESCRIPTION": "网格化管理系统接口 / Grid-management API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+BASEMAP = os.environ.get("BASEMAP", "none")
+TIANDITU_KEY = os.environ.get("TIANDITU_KEY", "")
+LOCAL_TILES_URL = os.environ.get("LOCAL_TILES_URL", "/static/tiles/{z}/{x}/{y}.png")
+
+# Security headers. The CSP allows no outside origin except a configured basemap.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "SAMEORIGIN"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_SSL_REDIRECT = PRODUCTION and env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,28 @@
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from gridmap import maps
+from layers import selectors as layer_selectors
+
+
+@login_required
+@require_GET
+def home(request):
+    """Show the district at a glance: its grids on a map and the main counts."""
+    fmap = maps.overview_map(layer_selectors.overview_layers())
+    context = {"map": maps.parts(fmap), "counts": layer_selectors.district_counts()}
+    return render(request, "home.html", context)
+
+
+@require_GET
+def healthz(request):
+    """Answer 200 when the database answers, 503 otherwise."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # noqa: BLE001 (any failure means unhealthy)
+        return JsonResponse({"database": "down"}, status=503)
+    return JsonResponse({"database": "ok"})

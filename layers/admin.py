@@ -1,0 +1,80 @@
+from django.contrib import admin
+
+from gridmap.admin import MapAdmin
+from layers import models
+
+
+@admin.register(models.District)
+class DistrictAdmin(MapAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(models.Street)
+class StreetAdmin(MapAdmin):
+    list_display = ["code", "name", "district"]
+    list_filter = ["district"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(models.Community)
+class CommunityAdmin(MapAdmin):
+    list_display = ["code", "name", "kind", "street"]
+    list_filter = ["kind", "street"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(models.Grid)
+class GridAdmin(MapAdmin):
+    list_display = ["code", "name", "community", "version", "valid_from", "valid_to"]
+    list_filter = ["community__street", "community"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(models.GridWorker)
+class GridWorkerAdmin(MapAdmin):
+    list_display = ["name", "phone", "user"]
+    search_fields = ["name"]
+    filter_horizontal = ["grids"]
+    autocomplete_fields = ["user"]
+
+
+class PointAdmin(MapAdmin):
+    list_filter = ["street", "community"]
+    readonly_fields = ["grid", "community", "street", "created_at", "updated_at"]
+    list_select_related = ["grid", "community"]
+
+
+@admin.register(models.Compound)
+class CompoundAdmin(PointAdmin):
+    list_display = ["name", "households", "high_rise", "community", "grid"]
+    search_fields = ["name"]
+
+
+@admin.register(models.Organisation)
+class OrganisationAdmin(PointAdmin):
+    list_display = ["name", "kind", "community", "grid"]
+    search_fields = ["name", "credit_code"]
+
+
+@admin.register(models.RentalHouse)
+class RentalHouseAdmin(PointAdmin):
+    list_display = ["code", "address", "rooms", "tenant_count", "overcrowded", "grid"]
+    search_fields = ["code", "address"]
+    exclude = ["landlord_phone_cipher", "landlord_phone_digest"]
+    readonly_fields = PointAdmin.readonly_fields + ["landlord_phone_masked"]
+    raw_id_fields = ["compound"]
+
+
+@admin.register(models.Person)
+class PersonAdmin(PointAdmin):
+    list_display = ["masked_name", "id_number_masked", "kind", "community", "grid"]
+    list_filter = ["kind"] + PointAdmin.list_filter
+    # Personal data is never shown in clear in the admin; reveals go through the audited view.
+    exclude = ["id_number_cipher", "id_number_digest", "phone_cipher", "phone_digest"]
+    readonly_fields = PointAdmin.readonly_fields + ["id_number_masked", "phone_masked"]
+    raw_id_fields = ["rental_house", "compound"]
+
+    @admin.display(description="姓名")
+    def masked_name(self, obj):
+        return str(obj)
