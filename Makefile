@@ -13,11 +13,11 @@ setup:
 db: setup
 	@if [ -z "$$DATABASE_URL" ]; then bash scripts/pg.sh start; fi
 	@$(PY) manage.py dbcheck
+	@$(PY) manage.py collectstatic --noinput -v 0
 
 run: db
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py load_demo
-	@$(PY) manage.py collectstatic --noinput -v 0
 	@echo "gridmap: serving on http://127.0.0.1:$(PORT)/ (demo accounts: see README.md; stop with make stop)"
 	@mkdir -p var && echo $$$$ > var/server.pid && exec $(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)
 

@@ -15,9 +15,7 @@ def exception_handler(exc, context):
     if isinstance(exc, OperationalError):
         log.warning("database unavailable: %s", exc)
         return Response(
-            {
-                "detail": "数据库暂时不可用，请稍后重试 / Database unavailable, retry shortly."
-            },
+            {"detail": "数据库暂时不可用，请稍后重试 / Database unavailable, retry shortly."},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )

@@ -11,6 +11,8 @@ class OfflineMapWidget(OSMWidget):
     default_zoom = 13
 
     class Media:
+        # Replace, not extend, the parent's CDN assets.
+        extend = False
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
         js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js")
 

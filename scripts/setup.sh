@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-microhei nodejs npm python3-venv"
+APT_PACKAGES="postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-microhei gettext nodejs npm python3-venv"
 
 missing=""
 for p in $APT_PACKAGES; do
@@ -48,4 +48,11 @@ if ! stamp_ok "package.json package-lock.json scripts/vendor.sh" static/vendor/.
   npm ci --no-audit --no-fund --loglevel=error
   bash scripts/vendor.sh
   stamp_write "package.json package-lock.json scripts/vendor.sh" static/vendor/.stamp
+fi
+
+# Compile the translations (zh-hans is the UI's language; English is the switch).
+if ! stamp_ok "$(ls locale/*/LC_MESSAGES/django.po | xargs)" var/.messages.stamp 2>/dev/null; then
+  mkdir -p var
+  .venv/bin/python manage.py compilemessages -v 0 --ignore=.venv --ignore=node_modules
+  stamp_write "$(ls locale/*/LC_MESSAGES/django.po | xargs)" var/.messages.stamp
 fi

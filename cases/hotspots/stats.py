@@ -19,6 +19,7 @@ Series or DataFrame indexed by grid id to have them aligned for you).
 """
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass
 
@@ -148,6 +149,8 @@ def contiguity_weights(geoms, ids=None, *, islands="nearest", strict=False):
         geoms = gpd.GeoSeries(np.asarray(geoms, dtype=object))
     if not geoms.index.is_unique:
         raise ValueError("Grid ids must be unique.")
+    if geoms.isna().any() or geoms.is_empty.any():
+        raise ValueError("Every grid needs a non-empty polygon.")
     graph = Graph.build_contiguity(geoms, rook=False, strict=strict)
     if islands == "nearest" and len(graph.isolates) and graph.n > 1:
         graph = _join_islands(graph, shapely.centroid(geoms.to_numpy()))
@@ -199,6 +202,11 @@ def _align(values, graph, what="values"):
     if not np.isfinite(array).all():
         raise ValueError(f"{what} contains NaN or infinite values.")
     return array
+
+
+def _grid_index(graph):
+    """Return the grid ids of ``graph`` as the index of a result frame."""
+    return pd.Index(graph.unique_ids, name="grid")
 
 
 def _islands(graph):
@@ -253,7 +261,7 @@ def gi_bin(z, p):
     return (level * np.sign(np.nan_to_num(z))).astype(np.int8)
 
 
-def _two_sided_pseudo_p(p_directed):
+def _two_sided_pseudo_p(p_directed, permutations):
     """
     Return a two-sided pseudo p-value from esda's "directed" one.
 
@@ -262,7 +270,10 @@ def _two_sided_pseudo_p(p_directed):
     doubling it (capped at 1) gives the usual two-sided value, comparable with
     the two-sided analytic p-value and with ArcGIS's thresholds.
     """
-    return np.minimum(1.0, 2.0 * np.asarray(p_directed, dtype=float))
+    # esda stores float32: restore the exact fraction (k + 1) / (R + 1) so that
+    # 0.01 stays 0.01 when compared with a threshold.
+    counts = np.round(np.asarray(p_directed, dtype=float) * (permutations + 1))
+    return np.minimum(1.0, 2.0 * counts / (permutations + 1))
 
 
 # ---------------------------------------------------------------------------
@@ -319,29 +330,33 @@ def getis_ord_gi_star(values, w, *, permutations=999, seed=12345, fdr=True, p_va
     graph = _as_graph(w)
     y = _align(values, graph)
     islands = _islands(graph)
-    with warnings.catch_warnings():
-        # esda warns that its permutation alternative will change; we convert
-        # its current ("directed") p-value to a two-sided one ourselves.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        result = esda.G_Local(
-            y,
-            graph,
-            transform="B",
-            star=True,
-            permutations=permutations,
-            keep_simulations=False,
-            n_jobs=1,
-            seed=seed,
-        )
-    z = np.where(islands, np.nan, result.Zs)
     if y.std() == 0:
-        # All grids equal: nothing is hot or cold (esda would divide by zero).
+        # All grids equal (e.g. no case at all): nothing is hot or cold, and
+        # esda would divide by zero.
         z = np.where(islands, np.nan, 0.0)
-    p_norm = 2.0 * stats.norm.sf(np.abs(z))
-    if permutations:
-        p_sim = np.where(islands, np.nan, _two_sided_pseudo_p(result.p_sim))
+        p_sim = np.where(islands, np.nan, 1.0 if permutations else np.nan)
     else:
-        p_sim = np.full(graph.n, np.nan)
+        with warnings.catch_warnings():
+            # esda warns that its permutation alternative will change; we
+            # turn its current ("directed") p-value into a two-sided one.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            result = esda.G_Local(
+                y,
+                graph,
+                transform="B",
+                star=True,
+                permutations=permutations,
+                keep_simulations=False,
+                n_jobs=1,
+                seed=seed,
+            )
+        z = np.where(islands, np.nan, result.Zs)
+        if permutations:
+            p_sim = _two_sided_pseudo_p(result.p_sim, permutations)
+            p_sim = np.where(islands, np.nan, p_sim)
+        else:
+            p_sim = np.full(graph.n, np.nan)
+    p_norm = 2.0 * stats.norm.sf(np.abs(z))
     driving = p_norm if p_value == "norm" else p_sim
     q = fdr_adjust(driving) if fdr else driving
     return pd.DataFrame(
@@ -354,7 +369,7 @@ def getis_ord_gi_star(values, w, *, permutations=999, seed=12345, fdr=True, p_va
             "gi_bin": gi_bin(z, q),
             "island": islands,
         },
-        index=graph.unique_ids,
+        index=_grid_index(graph),
     )
 
 
@@ -362,11 +377,13 @@ def _binary_star_matrix(graph):
     """Return the binary weights of ``graph`` with 1 on the diagonal (CSR)."""
     from scipy import sparse
 
-    adjacency = graph.sparse.tocsr(copy=True)
-    adjacency.data[:] = 1.0
-    adjacency.setdiag(1.0)
+    adjacency = sparse.csr_matrix(graph.sparse, dtype=float, copy=True)
+    # Zero weights (an island's placeholder self-loop) are not neighbours.
     adjacency.eliminate_zeros()
-    return sparse.csr_matrix(adjacency, dtype=float)
+    adjacency.data[:] = 1.0
+    adjacency.setdiag(0.0)
+    adjacency.eliminate_zeros()
+    return (adjacency + sparse.identity(graph.n, format="csr")).tocsr()
 
 
 def gi_star_cube(cube, w, *, time_steps=1, global_window="cube"):
@@ -470,9 +487,10 @@ def local_moran(values, w, *, permutations=999, seed=12345, alpha=0.05, fdr=Fals
             n_jobs=1,
             seed=seed,
         )
-    p_sim = np.where(islands, np.nan, _two_sided_pseudo_p(result.p_sim))
+    p_sim = np.where(islands, np.nan, _two_sided_pseudo_p(result.p_sim, permutations))
     q = fdr_adjust(p_sim) if fdr else p_sim
-    quadrant = pd.Series(result.q).map(LISA_QUADRANTS).to_numpy()
+    # An island has no spatial lag, hence no quadrant.
+    quadrant = np.where(islands, None, pd.Series(result.q).map(LISA_QUADRANTS))
     cluster = np.where(q <= alpha, quadrant, "NS")
     return pd.DataFrame(
         {
@@ -484,7 +502,7 @@ def local_moran(values, w, *, permutations=999, seed=12345, alpha=0.05, fdr=Fals
             "cluster": cluster,
             "island": islands,
         },
-        index=graph.unique_ids,
+        index=_grid_index(graph),
     )
 
 
@@ -561,7 +579,8 @@ def kernel_density(
     sampled kernel is normalised to sum to 1 so no mass is lost on coarse
     cells. ``method="exact"`` evaluates the kernel at every cell centre from
     each point's true position (ArcGIS's definition), vectorised over blocks
-    of points; it costs O(points × (h / cell)²).
+    of points; it costs O(points × (h / cell)²) and needs a bandwidth of a
+    few cells, or mass falls between cell centres.
 
     Points outside the box still add density inside it within the bandwidth.
     """
@@ -585,6 +604,15 @@ def kernel_density(
     rows = max(1, math.ceil((ymax - ymin) / cell_size))
     reach = bandwidth if kernel == "quartic" else 4.0 * bandwidth
     radius = math.ceil(reach / cell_size)
+    # Points farther than the kernel's reach from the raster add nothing.
+    margin = reach + cell_size
+    near = (
+        (points[:, 0] >= xmin - margin)
+        & (points[:, 0] <= xmin + cols * cell_size + margin)
+        & (points[:, 1] >= ymax - rows * cell_size - margin)
+        & (points[:, 1] <= ymax + margin)
+    )
+    points, mass = points[near], mass[near]
     geotransform = (xmin, float(cell_size), 0.0, ymax, 0.0, -float(cell_size))
 
     if method == "binned":
@@ -624,8 +652,10 @@ def _kde_binned(points, mass, xmin, ymax, rows, cols, cell, bandwidth, radius, k
     stencil = _kernel_stencil(cell, bandwidth, radius, kernel)
     smoothed = signal.fftconvolve(counts, stencil, mode="same")
     smoothed = smoothed[radius : radius + rows, radius : radius + cols]
-    # FFT round-off leaves tiny negatives where the density is 0.
-    return np.clip(smoothed, 0.0, None) / cell**2
+    # FFT round-off leaves values of ±1e-16 where the density is 0; anything
+    # below a 1e-10 share of one case's peak is such noise.
+    smoothed[smoothed < 1e-10 * stencil.max()] = 0.0
+    return smoothed / cell**2
 
 
 def _kde_exact(points, mass, xmin, ymax, rows, cols, cell, bandwidth, radius, kernel):
@@ -670,7 +700,7 @@ class MannKendall:
     trend: np.ndarray
 
 
-def mann_kendall(series, *, continuity=True, chunk_size=2048):
+def mann_kendall(series, *, continuity=True, chunk_size=None):
     """
     Return the Mann–Kendall trend test of each series (rows of a 2-D array).
 
@@ -687,7 +717,8 @@ def mann_kendall(series, *, continuity=True, chunk_size=2048):
       D = n(n−1)/2, T_x = Σ_g t_g(t_g−1)/2.
 
     A constant series has Var(S) = 0: z = 0 and p = 1. Vectorised over rows,
-    in chunks of ``chunk_size`` rows to bound memory (n² per row).
+    in chunks of ``chunk_size`` rows (by default as many as keep the n² work
+    arrays near 32 MB).
     """
     x = np.asarray(series, dtype=float)
     single = x.ndim == 1
@@ -700,6 +731,8 @@ def mann_kendall(series, *, continuity=True, chunk_size=2048):
     if n < 3:
         raise ValueError("The Mann–Kendall test needs at least 3 time steps.")
     later, earlier = np.triu_indices(n, 1)[::-1]
+    if chunk_size is None:
+        chunk_size = max(1, 4_000_000 // (n * n))
     s = np.empty(x.shape[0])
     tie_var = np.empty(x.shape[0])
     tie_pairs = np.empty(x.shape[0])
@@ -889,7 +922,7 @@ def emerging_hot_spots(
             "trend_z": np.where(islands, np.nan, trend.z),
             "trend_p": np.where(islands, np.nan, trend.p),
         },
-        index=graph.unique_ids,
+        index=_grid_index(graph),
     )
     if return_bins:
         return frame, {"z": z, "p": p, "q": q, "gi_bin": bins}
@@ -904,9 +937,10 @@ def emerging_hot_spots(
 def _check_risk_weights(weights):
     """Raise ValueError unless ``weights`` maps names to non-negative numbers."""
     if not weights:
-        raise ValueError("指标权重不能为空 / At least one indicator weight is needed.")
+        raise ValueError("指标权重不能为空 / Indicator weights must not be empty.")
     for name, weight in weights.items():
-        if not isinstance(weight, (int, float)) or not math.isfinite(weight):
+        is_number = isinstance(weight, numbers.Real) and not isinstance(weight, bool)
+        if not is_number or not math.isfinite(weight):
             raise ValueError(
                 f"指标“{name}”的权重必须是数字 / The weight of {name!r} must be a number."
             )

@@ -102,6 +102,12 @@ def test_contiguity_weights_reject_duplicate_ids():
         hs.contiguity_weights(boxes, ["a", "a"])
 
 
+def test_contiguity_weights_reject_a_grid_without_polygon():
+    boxes, ids = lattice_boxes(1, 2)
+    with pytest.raises(ValueError, match="non-empty polygon"):
+        hs.contiguity_weights([boxes[0], shapely.Polygon()], ids)
+
+
 # ---------------------------------------------------------------------------
 # Multiple testing
 # ---------------------------------------------------------------------------
@@ -278,6 +284,9 @@ def test_local_moran_equals_esda_and_labels_quadrants():
     for r in range(3, 6):
         for c in range(3, 6):
             y[cell((10, 10), r, c)] = 25  # high among high: HH at the centre
+    for r in range(7, 10):
+        for c in range(0, 3):
+            y[cell((10, 10), r, c)] = 5
     y[cell((10, 10), 8, 1)] = 25  # high among low: HL
     result = hs.local_moran(y, graph, permutations=999, seed=3)
     with warnings.catch_warnings():
@@ -517,10 +526,10 @@ def case_points():
 @pytest.mark.parametrize("method", ["binned", "exact"])
 @pytest.mark.parametrize("kernel", ["quartic", "gaussian"])
 def test_kernel_density_integrates_to_the_number_of_cases(case_points, method, kernel):
+    bandwidth = 400 if kernel == "quartic" else 150
     raster = hs.kernel_density(
-        case_points, (0, 0, 10_000, 10_000), 50, 400 if kernel == "quartic" else 150,
-        kernel=kernel, method=method,
-    )  # fmt: skip
+        case_points, (0, 0, 10_000, 10_000), 50, bandwidth, kernel=kernel, method=method
+    )
     cell_km2 = (50 / 1000) ** 2
     assert raster.values.sum() * cell_km2 == pytest.approx(len(case_points), rel=1e-3)
     assert raster.unit == "cases/km²"
@@ -599,6 +608,12 @@ def test_risk_index_stays_in_unit_interval_with_weights_summing_to_one(indicator
     weights = dict.fromkeys(indicators.columns, 1 / 6)
     index = hs.risk_index(indicators, weights)
     assert index.min() >= 0 and index.max() <= 1
+
+
+def test_risk_index_accepts_numpy_weights(indicators):
+    weights = {"rental_density": np.float32(0.5), "overdue_share": np.int64(1)}
+    expected = hs.risk_index(indicators, {"rental_density": 0.5, "overdue_share": 1})
+    pd.testing.assert_series_equal(hs.risk_index(indicators, weights), expected)
 
 
 def test_risk_index_constant_indicator_counts_zero(indicators):
