@@ -1,0 +1,50 @@
+"""Bulk writes with PostgreSQL COPY, shared by the demo generator and the importers."""
+
+import io
+
+import numpy as np
+from django.db import connection
+
+# The NULL marker of every COPY below; it cannot clash with a real value because CSV
+# quoting would show a literal backslash-N as "\N" inside quotes.
+NULL = "\\N"
+
+
+def copy_frame(table, frame, *, cursor=None):
+    """COPY a DataFrame into a table (columns named as in the frame).
+
+    `table` is interpolated, so it must be a trusted name (a model's db_table), never input.
+    """
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, header=False, na_rep=NULL)
+    buf.seek(0)
+    copy_csv(table, list(frame.columns), buf, cursor=cursor)
+
+
+def copy_csv(table, columns, buf, *, cursor=None):
+    """COPY CSV text (a file-like object, no header) into the columns of a table."""
+    cols = ", ".join(f'"{c}"' for c in columns)
+    sql = f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')"
+    if cursor is not None:
+        cursor.copy_expert(sql, buf)
+        return
+    with connection.cursor() as own:
+        own.copy_expert(sql, buf)
+
+
+def reserve_ids(table, n, *, cursor=None):
+    """Return n fresh primary keys for table, taken from its sequence in one call."""
+    sql = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+    if cursor is not None:
+        cursor.execute(sql, [table, n])
+        rows = cursor.fetchall()
+    else:
+        with connection.cursor() as own:
+            own.execute(sql, [table, n])
+            rows = own.fetchall()
+    return np.array([row[0] for row in rows], dtype=np.int64)
+
+
+def bytea_hex(values):
+    """Return bytes values in the text form COPY reads for bytea (None stays None)."""
+    return [None if v is None else "\\x" + v.hex() for v in values]
