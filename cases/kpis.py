@@ -411,7 +411,7 @@ def _labels(by, keys):
     if by == "month":
         return {k: f"{k.year}年{k.month}月" for k in keys}
     if by == "week":
-        return {k: f"{k.year}年{k.month}月{k.day}日当周" for k in keys}
+        return {k: "{}年第{}周".format(*k.isocalendar()[:2]) for k in keys}
     return {}
 
 
@@ -464,5 +464,5 @@ def kpi_report(user, query, *, now=None):
     if query.by:
         report["by"] = query.by
         report["rows"] = kpi_breakdown(user, query, query.by, now=now)
-    report["definitions"] = {k: f"{zh} / {en}" for k, (zh, en) in DEFINITIONS.items()}
+    report["definitions"] = {k: {"zh": zh, "en": en} for k, (zh, en) in DEFINITIONS.items()}
     return report
