@@ -118,6 +118,18 @@ class Case(InGrid):
     )
     # Optimistic concurrency: every state change bumps it, and a stale writer loses.
     version = models.PositiveIntegerField(default=1)
+    rental_house = models.ForeignKey(
+        "layers.RentalHouse",
+        verbose_name=_("rental house"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cases",
+    )
+    # The running stage: the current level's own period. Empty means it started at
+    # reported_at and ends at the deadline (rows written in bulk by the demo generator).
+    stage_started_at = models.DateTimeField(_("stage started at"), null=True, blank=True)
+    stage_deadline = models.DateTimeField(_("stage deadline"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("case")
@@ -177,3 +189,375 @@ class Callback(models.Model):
         verbose_name = _("callback")
         verbose_name_plural = _("callbacks")
         ordering = ["at"]
+
+
+LEVEL_ORDER = (Level.GRID, Level.COMMUNITY, Level.STREET, Level.DISTRICT)
+
+
+class TimeUnit(models.TextChoices):
+    WORKING_DAYS = "working_days", _("Working days")
+    WORKING_HOURS = "working_hours", _("Office hours")
+
+
+class TimeLimit(models.Model):
+    """The time limit of a category for one urgency (办理时限), in working days or hours."""
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.CASCADE, related_name="limits"
+    )
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices)
+    amount = models.PositiveIntegerField(_("amount"))
+    unit = models.CharField(
+        _("unit"), max_length=16, choices=TimeUnit.choices, default=TimeUnit.WORKING_DAYS
+    )
+
+    class Meta:
+        verbose_name = _("time limit")
+        verbose_name_plural = _("time limits")
+        constraints = [
+            models.UniqueConstraint(fields=["category", "urgency"], name="time_limit_unique"),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.category} {self.get_urgency_display()}: {self.amount} {self.get_unit_display()}"
+        )
+
+
+class WorkCalendarDay(models.Model):
+    """A day that breaks the Monday–Friday rule: a holiday, or a make-up working day (调休)."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("Holiday (day off)")
+        MAKEUP = "makeup", _("Make-up working day")
+
+    day = models.DateField(_("day"), unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    festival = models.CharField(_("festival"), max_length=20, blank=True)
+    provisional = models.BooleanField(_("provisional"), default=False)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("working-day calendar")
+        ordering = ["day"]
+
+    def __str__(self):
+        return f"{self.day} {self.get_kind_display()} {self.festival}"
+
+
+class HandlerKind(models.TextChoices):
+    GRID_WORKER = "grid_worker", _("Worker of the case's grid")
+    COMMUNITY_MEDIATION = "community_mediation", _("Community mediation committee")
+    STREET_CENTRE = "street_centre", _("Street centre")
+    DEPARTMENT = "department", _("District department")
+
+
+class HandlerRole(models.TextChoices):
+    LEAD = "lead", _("Lead (主办)")
+    ASSIST = "assist", _("Assisting (协办)")
+
+
+class HandlerUnit(models.Model):
+    """A unit that handles cases: a mediation committee, a street centre, a department."""
+
+    kind = models.CharField(_("kind"), max_length=24, choices=HandlerKind.choices)
+    name = models.CharField(_("name"), max_length=80)
+    # For departments: the code in accounts.User.department of the unit's handlers.
+    department = models.SlugField(_("department code"), max_length=40, blank=True)
+    street = models.ForeignKey(
+        "layers.Street", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    community = models.ForeignKey(
+        "layers.Community", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("handling unit")
+        verbose_name_plural = _("handling units")
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "community"],
+                condition=models.Q(kind="community_mediation"),
+                name="one_mediation_committee_per_community",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "street"],
+                condition=models.Q(kind="street_centre"),
+                name="one_centre_per_street",
+            ),
+            models.UniqueConstraint(
+                fields=["department"],
+                condition=models.Q(kind="department"),
+                name="one_unit_per_department",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class RoutingRule(models.Model):
+    """Category × level × area → handler: who gets a case (分流交办规则).
+
+    Empty category or area means "any". Of the matching rules the most specific one per
+    role wins (area, then category); every matching assisting rule adds an assisting unit.
+    """
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), null=True, blank=True, on_delete=models.CASCADE
+    )
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    street = models.ForeignKey(
+        "layers.Street",
+        verbose_name=_("street"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    community = models.ForeignKey(
+        "layers.Community",
+        verbose_name=_("community"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    handler_kind = models.CharField(_("handler"), max_length=24, choices=HandlerKind.choices)
+    unit = models.ForeignKey(
+        HandlerUnit,
+        verbose_name=_("unit (departments)"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+    )
+    role = models.CharField(
+        _("role"), max_length=10, choices=HandlerRole.choices, default=HandlerRole.LEAD
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        ordering = ["level", "category", "role"]
+
+    def __str__(self):
+        handler = self.get_handler_kind_display()
+        return f"{self.category or '*'} / {self.get_level_display()} → {handler}"
+
+
+class Assignment(models.Model):
+    """A handler of a case, as lead or assisting; inactive once reassigned or escalated."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assignments")
+    role = models.CharField(_("role"), max_length=10, choices=HandlerRole.choices)
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    worker = models.ForeignKey(
+        "layers.GridWorker",
+        verbose_name=_("grid worker"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assignments",
+    )
+    unit = models.ForeignKey(
+        HandlerUnit,
+        verbose_name=_("unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assignments",
+    )
+    active = models.BooleanField(_("active"), default=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        ordering = ["-active", "role", "at"]
+        indexes = [
+            models.Index(fields=["worker", "active"]),
+            models.Index(fields=["unit", "active"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(worker__isnull=False) ^ models.Q(unit__isnull=False),
+                name="assignment_worker_xor_unit",
+            ),
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=models.Q(active=True, role="lead"),
+                name="one_active_lead_per_case",
+            ),
+        ]
+
+    @property
+    def handler_name(self):
+        return self.worker.name if self.worker_id else self.unit.name
+
+    def __str__(self):
+        return f"{self.handler_name} ({self.get_role_display()})"
+
+
+class Party(models.Model):
+    """A party to a case; phone and ID number stored like Person's (gridmap/pii.py)."""
+
+    class Role(models.TextChoices):
+        APPLICANT = "applicant", _("Applicant")
+        RESPONDENT = "respondent", _("Respondent")
+        OTHER = "other", _("Other party")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="parties")
+    role = models.CharField(_("role"), max_length=12, choices=Role.choices, default=Role.APPLICANT)
+    name = models.CharField(_("name"), max_length=50)
+    phone_cipher = models.BinaryField(_("phone (encrypted)"), null=True)
+    phone_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    phone_masked = models.CharField(_("phone"), max_length=20, blank=True)
+    id_number_cipher = models.BinaryField(_("ID number (encrypted)"), null=True)
+    id_number_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    id_number_masked = models.CharField(_("ID number"), max_length=18, blank=True)
+
+    class Meta:
+        verbose_name = _("party")
+        verbose_name_plural = _("parties")
+        ordering = ["id"]
+
+    @property
+    def name_masked(self):
+        from gridmap.pii import mask_name
+
+        return mask_name(self.name)
+
+    def __str__(self):
+        return self.name_masked
+
+
+def attachment_path(instance, filename):
+    return f"cases/{instance.case_id}/{filename}"
+
+
+class Attachment(models.Model):
+    """A photo or document attached to a case (type- and size-checked on upload)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("file"), upload_to=attachment_path)
+    name = models.CharField(_("name"), max_length=120)
+    content_type = models.CharField(_("type"), max_length=40)
+    size = models.PositiveIntegerField(_("size"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class LegalExpert(models.Model):
+    """A member of the legal expert team (法律专家库)."""
+
+    class Kind(models.TextChoices):
+        LAWYER = "lawyer", _("Lawyer")
+        ADVISER = "adviser", _("Legal adviser")
+        JUDGE = "judge", _("Judge")
+        PROSECUTOR = "prosecutor", _("Prosecutor")
+
+    name = models.CharField(_("name"), max_length=50)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    organisation = models.CharField(_("organisation"), max_length=100, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("legal expert")
+        verbose_name_plural = _("legal expert team")
+        ordering = ["kind", "name"]
+
+    def __str__(self):
+        return f"{self.name}（{self.get_kind_display()}）"
+
+
+class Consultation(models.Model):
+    """A consultation of the legal expert team on a difficult dispute (疑难矛盾纠纷会商)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="consultations")
+    experts = models.ManyToManyField(LegalExpert, verbose_name=_("experts"), blank=True)
+    convened_at = models.DateTimeField(_("convened at"))
+    convened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    opinion = models.TextField(_("opinion"), blank=True)
+    opinion_at = models.DateTimeField(_("opinion recorded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("legal consultation")
+        verbose_name_plural = _("legal consultations")
+        ordering = ["convened_at"]
+
+
+class Reminder(models.Model):
+    """What the time-limit job has done for a case and a deadline: sent at most once.
+
+    The unique (case, kind, deadline) row is claimed with INSERT … ON CONFLICT DO NOTHING
+    before anything is sent, so two runs, or two machines, never send the same thing twice.
+    """
+
+    class Kind(models.TextChoices):
+        DUE_SOON = "due_soon", _("75 % reminder")
+        LETTER = "letter", _("Reminder letter (提醒函)")
+        ESCALATION = "escalation", _("Escalation")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    deadline = models.DateTimeField(_("deadline"))
+    created_at = models.DateTimeField(_("at"))
+    unit_name = models.CharField(_("addressed to"), max_length=80, blank=True)
+    number = models.CharField(_("letter number"), max_length=40, blank=True)
+    pdf = models.FileField(_("letter (PDF)"), upload_to="letters/", blank=True)
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "kind", "deadline"], name="reminder_once_per_deadline"
+            ),
+        ]
+
+
+class Notification(models.Model):
+    """An in-app message to a user (站内提醒)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    reminder = models.ForeignKey(Reminder, null=True, blank=True, on_delete=models.CASCADE)
+    message = models.CharField(_("message"), max_length=300)
+    created_at = models.DateTimeField(_("at"))
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "reminder"],
+                condition=models.Q(reminder__isnull=False),
+                name="notification_once_per_reminder",
+            ),
+        ]

@@ -1,0 +1,230 @@
+"""Reads of cases: visibility, routing rules, time limits, the calendar, duplicates."""
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Role
+from accounts.scoping import scope
+from cases import sql
+from cases.models import (
+    OPEN_STATUSES,
+    Assignment,
+    Case,
+    HandlerKind,
+    HandlerRole,
+    RoutingRule,
+    TimeLimit,
+    TimeUnit,
+    Urgency,
+    WorkCalendarDay,
+)
+from cases.workcalendar import WorkCalendar
+
+DUPLICATE_RADIUS_M = 100
+DUPLICATE_DAYS = 30
+
+
+def cases_visible_to(user, queryset=None):
+    """Return the cases the user may see.
+
+    Area scoping (accounts.scoping.scope) plus, for department handlers, the cases
+    dispatched to their department, and for grid workers the cases assigned to them even
+    outside their grids.
+    """
+    qs = Case.objects.all() if queryset is None else queryset
+    if not (user.is_authenticated and user.is_active):
+        return qs.none()
+    visible = scope(user, Case.objects.all()).values("pk")
+    extra = None
+    if user.role == Role.DEPARTMENT and user.department:
+        extra = Assignment.objects.filter(
+            unit__kind=HandlerKind.DEPARTMENT, unit__department=user.department
+        ).values("case_id")
+    elif user.role == Role.GRID_WORKER:
+        extra = Assignment.objects.filter(worker__user=user).values("case_id")
+    if extra is None:
+        return qs.filter(pk__in=visible)
+    return qs.filter(Q(pk__in=visible) | Q(pk__in=extra))
+
+
+def assigned_to(user, queryset=None):
+    """Return the cases with an active assignment to the user (as worker or unit member)."""
+    qs = Case.objects.all() if queryset is None else queryset
+    return qs.filter(pk__in=assignments_of(user).values("case_id"))
+
+
+def assignments_of(user):
+    """Return the active assignments the user answers for."""
+    q = Q(worker__user=user)
+    if user.role == Role.DEPARTMENT and user.department:
+        q |= Q(unit__kind=HandlerKind.DEPARTMENT, unit__department=user.department)
+    elif user.role == Role.COMMUNITY and user.community_id:
+        q |= Q(unit__kind=HandlerKind.COMMUNITY_MEDIATION, unit__community_id=user.community_id)
+    elif user.role == Role.STREET and user.street_id:
+        q |= Q(unit__kind=HandlerKind.STREET_CENTRE, unit__street_id=user.street_id)
+    return Assignment.objects.filter(q, active=True)
+
+
+def handler_users(assignment):
+    """Return the users who answer for an assignment (who get its reminders)."""
+    from accounts.models import User
+
+    active = User.objects.filter(is_active=True)
+    if assignment.worker_id:
+        user_id = assignment.worker.user_id
+        return active.filter(pk=user_id) if user_id else active.none()
+    unit = assignment.unit
+    if unit.kind == HandlerKind.DEPARTMENT:
+        return active.filter(role=Role.DEPARTMENT, department=unit.department)
+    if unit.kind == HandlerKind.COMMUNITY_MEDIATION:
+        return active.filter(role=Role.COMMUNITY, community_id=unit.community_id)
+    if unit.kind == HandlerKind.STREET_CENTRE:
+        return active.filter(role=Role.STREET, street_id=unit.street_id)
+    return active.none()
+
+
+def lead_assignment(case):
+    return (
+        case.assignments.filter(active=True, role=HandlerRole.LEAD)
+        .select_related("worker", "unit", "unit__community", "unit__street")
+        .first()
+    )
+
+
+def handler_unit_name(case, assignment=None):
+    """Return the name of the unit a reminder letter is addressed to."""
+    assignment = assignment or lead_assignment(case)
+    if assignment is None:
+        if case.community_id:
+            return f"{case.community.name}工作站"
+        if case.street_id:
+            return f"{case.street.name}综治中心"
+        return "区网格化服务管理中心"
+    if assignment.worker_id:
+        # A grid worker answers to his community's work station.
+        community = case.community or (case.grid.community if case.grid_id else None)
+        return f"{community.name}工作站" if community else assignment.worker.name
+    return assignment.unit.name
+
+
+def matching_rules(case, level):
+    """Return the active routing rules for the case at a level, most specific first."""
+    rules = RoutingRule.objects.filter(active=True, level=level).filter(
+        Q(category__isnull=True) | Q(category_id=case.category_id),
+        Q(street__isnull=True) | Q(street_id=case.street_id),
+        Q(community__isnull=True) | Q(community_id=case.community_id),
+    )
+    rules = list(rules.select_related("unit"))
+
+    def specificity(rule):
+        return (
+            (rule.community_id is not None) * 4
+            + (rule.street_id is not None) * 2
+            + (rule.category_id is not None)
+        )
+
+    return sorted(rules, key=lambda r: (-specificity(r), r.pk))
+
+
+def time_limit(category, urgency):
+    """Return the time limit (amount, unit) of a category for an urgency."""
+    limit = TimeLimit.objects.filter(category=category, urgency=urgency).first()
+    if limit is None and urgency != Urgency.NORMAL:
+        limit = TimeLimit.objects.filter(category=category, urgency=Urgency.NORMAL).first()
+    if limit is None:
+        return SimpleNamespace(amount=category.limit_working_days, unit=TimeUnit.WORKING_DAYS)
+    return limit
+
+
+def work_calendar():
+    """Return the WorkCalendar built from the working-day table (editable in admin)."""
+    holidays, makeups = [], []
+    for day, kind in WorkCalendarDay.objects.values_list("day", "kind"):
+        (holidays if kind == WorkCalendarDay.Kind.HOLIDAY else makeups).append(day)
+    return WorkCalendar(holidays, makeups)
+
+
+def duplicates(*, category, location, user, exclude=None, now=None):
+    """Return open cases of the category within 100 m reported in the last 30 days.
+
+    Each case carries `distance_m`. Uses the GiST index cases_case_location_geog.
+    """
+    now = now or timezone.now()
+    rows = sql.nearby_open_cases(
+        category_id=category.pk,
+        lon=location.x,
+        lat=location.y,
+        radius_m=DUPLICATE_RADIUS_M,
+        since=now - timedelta(days=DUPLICATE_DAYS),
+        statuses=list(OPEN_STATUSES),
+        exclude_id=exclude.pk if exclude is not None else None,
+    )
+    distance = dict(rows)
+    found = (
+        cases_visible_to(user)
+        .filter(pk__in=list(distance))
+        .select_related("category", "grid", "community")
+    )
+    result = sorted(found, key=lambda c: distance[c.pk])
+    for case in result:
+        case.distance_m = round(distance[case.pk])
+    return result
+
+
+def petition_counts(queryset=None):
+    """Return petitions counted by matter (件) and by person-visit (人次).
+
+    Merged reports add their person-visits to the original, so the matters are the
+    unmerged cases and the person-visits their sum.
+    """
+    from django.db.models import Sum
+
+    qs = Case.objects.all() if queryset is None else queryset
+    qs = qs.filter(source="petition").exclude(status="merged")
+    agg = qs.aggregate(visits=Sum("visitors"))
+    return {"matters": qs.count(), "visits": agg["visits"] or 0}
+
+
+USER_ACTIONS = {
+    # Desk roles run the whole workflow for the cases of their area.
+    Role.DISTRICT: None,
+    Role.STREET: None,
+    Role.COMMUNITY: None,
+    Role.INTAKE: None,
+    Role.ADMIN: None,
+    # Handlers act on what is assigned to them.
+    Role.GRID_WORKER: {"start", "resolve", "return", "note"},
+    Role.DEPARTMENT: {"start", "resolve", "return", "note"},
+    Role.ANALYST: set(),
+}
+
+
+def user_may(user, action, case):
+    """Return True when the user's role lets him take the action on a visible case."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser:
+        return True
+    allowed = USER_ACTIONS.get(user.role, set())
+    if allowed is None:
+        return True
+    if action not in allowed:
+        return False
+    return assignments_of(user).filter(case=case).exists()
+
+
+def actions_for(user, case):
+    """Return the actions the user may take on the case now."""
+    from cases.services import allowed_actions
+
+    return [a for a in allowed_actions(case.status) if user_may(user, a, case)]
+
+
+def notifications_for(user, unread_only=False):
+    qs = user.notifications.select_related("case")
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    return qs
