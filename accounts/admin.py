@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import ApiToken, AuditEntry, User
+from accounts.scoping import can_read_audit
 
 
 @admin.register(User)
@@ -12,3 +13,53 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = BaseUserAdmin.fieldsets + (
         (_("Role and area"), {"fields": ("role", "district", "street", "community", "department")}),
     )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log, read-only for everyone (the database refuses changes as well)."""
+
+    list_display = ["at", "username", "role", "action", "model", "object_pk", "field", "ip"]
+    list_filter = ["action", "role"]
+    search_fields = ["username", "reason", "object_pk", "ip"]
+    date_hierarchy = "at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_view_permission(self, request, obj=None):
+        return can_read_audit(request.user)
+
+    def has_module_permission(self, request):
+        return can_read_audit(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        return {}
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with `manage.py issue_api_token` (the key is shown once)."""
+
+    list_display = ["name", "prefix", "user", "scopes", "created_at", "expires_at", "revoked_at"]
+    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"))
+    def revoke(self, request, queryset):
+        from accounts import services
+
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.revoke_api_token(token=token, by=request.user, request=request)

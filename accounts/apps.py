@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Accounts and access")
+
+    def ready(self):
+        from django.contrib import admin
+
+        from accounts import signals  # noqa: F401 (connects the log-in throttle)
+        from accounts.scoping import scope_admin_site
+
+        # The admin app (first in INSTALLED_APPS) has registered every ModelAdmin by now.
+        scope_admin_site(admin.site)

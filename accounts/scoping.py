@@ -1,12 +1,25 @@
 """The one place that decides which rows a user may see: district ⊃ street ⊃ community ⊃ grid.
 
 Every page, API, export, tile and search filters through ``scope(user, queryset)`` (or
-``area_q`` when it builds its own query), never through its own role checks.
+``area_q`` when it builds its own query), never through its own role checks. Who may do
+what beyond seeing rows (reveal personal data, read the audit log, use the admin) is
+decided here too, by the ``can_*`` functions.
+
+- District command centre, intake clerk, analyst: their whole district.
+- Street centre: its street. Community centre: its community.
+- Grid worker: the grids of his territory (layers.GridWorker.grids).
+- Department handler: no area; only the cases dispatched to its department
+  (``department_cases_q``) and the records hanging off those cases.
+- System administrator (role admin or superuser): everything.
 """
 
-from django.db.models import Q
+from functools import wraps
 
-from accounts.models import Role
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from accounts.models import AUDIT_READER_ROLES, REVEAL_ROLES, Role
 
 WHOLE_DISTRICT_ROLES = {Role.DISTRICT, Role.INTAKE, Role.ANALYST}
 
@@ -18,6 +31,12 @@ _POINT = {
     "street": "street",
     "district": "street__district",
 }
+
+
+def _via(prefix, paths=_POINT):
+    return {level: f"{prefix}__{path}" for level, path in paths.items()}
+
+
 PATHS = {
     "layers.district": {"district": "pk"},
     "layers.street": {"street": "pk", "district": "district"},
@@ -32,10 +51,43 @@ PATHS = {
     "layers.person": _POINT,
     "layers.organisation": _POINT,
     "layers.compound": _POINT,
+    # A worker is visible where one of his grids is; the join can repeat rows, so
+    # scope() filters through a pk subquery (MULTI_VALUED).
+    "layers.gridworker": {
+        "grid": "grids",
+        "community": "grids__community",
+        "street": "grids__community__street",
+        "district": "grids__community__street__district",
+    },
     "cases.case": _POINT,
+    "accounts.user": {
+        "community": "community",
+        "street": "street",
+        "district": "district",
+    },
 }
+# Models that hang off a case: scoped through their case, departments included.
+CASE_CHILDREN = {
+    "cases.caseevent": "case",
+    "cases.callback": "case",
+    "cases.assignment": "case",
+    "cases.party": "case",
+    "cases.attachment": "case",
+    "cases.consultation": "case",
+    "cases.reminder": "case",
+    "cases.notification": "case",
+}
+for _label, _prefix in CASE_CHILDREN.items():
+    PATHS[_label] = _via(_prefix)
+MULTI_VALUED = {"layers.gridworker"}
 
 NOTHING = Q(pk__in=[])
+
+
+def is_system_admin(user):
+    return bool(user.is_authenticated and user.is_active) and (
+        user.is_superuser or user.role == Role.ADMIN
+    )
 
 
 def territory_grid_ids(user):
@@ -69,13 +121,140 @@ def area_q(user, paths):
         if "grid" not in paths:
             return NOTHING
         return Q(**{f"{paths['grid']}__in": territory_grid_ids(user)})
-    # Department handlers see cases dispatched to them (cases.selectors), no area rows.
+    # Department handlers see cases dispatched to them (department_cases_q), no area rows.
     return NOTHING
+
+
+def department_cases_q(user, prefix=""):
+    """Return the Q of the cases dispatched to the user's department (hook for cases/).
+
+    A case is "dispatched to" a department when one of its assignments, current or past,
+    names a handling unit of that department (cases.Assignment → cases.HandlerUnit).
+    `prefix` is the lookup from the queried model to its case ("case__" for case events).
+    """
+    if user.role != Role.DEPARTMENT or not user.department:
+        return NOTHING
+    try:
+        from cases.models import Assignment
+    except ImportError:  # the dispatch model is not there: no case is dispatched
+        return NOTHING
+    case_ids = Assignment.objects.filter(
+        unit__kind="department", unit__department=user.department
+    ).values("case_id")
+    return Q(**{f"{prefix}pk__in": case_ids})
+
+
+def scope_q(user, label):
+    """Return the Q that limits rows of the model `label` (app_label.model) to the user."""
+    if label not in PATHS:
+        raise LookupError(f"no area scoping is defined for {label}")
+    q = area_q(user, PATHS[label])
+    if user.is_authenticated and user.is_active and user.role == Role.DEPARTMENT:
+        if label == "cases.case":
+            q = department_cases_q(user)
+        elif label in CASE_CHILDREN:
+            q = department_cases_q(user, prefix=CASE_CHILDREN[label] + "__")
+    return q
 
 
 def scope(user, queryset):
     """Return the queryset limited to the user's area."""
     label = queryset.model._meta.label_lower
-    if label not in PATHS:
-        raise LookupError(f"no area scoping is defined for {label}")
-    return queryset.filter(area_q(user, PATHS[label]))
+    q = scope_q(user, label)
+    if label in MULTI_VALUED and q:
+        return queryset.filter(pk__in=queryset.model._default_manager.filter(q).values("pk"))
+    return queryset.filter(q)
+
+
+def is_scoped(model):
+    return model._meta.label_lower in PATHS
+
+
+def get_scoped_or_404(user, queryset, **lookup):
+    """Return the one object of the queryset in the user's area, or raise Http404.
+
+    Out-of-area objects answer 404, not 403, so that their existence does not leak.
+    """
+    try:
+        return scope(user, queryset).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404("不在您的辖区内或不存在 / not found in your area") from None
+
+
+def in_scope(user, obj):
+    """Return True when the object lies in the user's area."""
+    model = type(obj)
+    return scope(user, model._default_manager.filter(pk=obj.pk)).exists()
+
+
+# --- What a role may do beyond seeing rows ------------------------------------------------
+
+
+def can_reveal(user, obj=None):
+    """Return True when the user may reveal personal data (of `obj`, when given).
+
+    District, street and community centres within their area, a grid worker for the
+    records of his grids; not analysts, intake clerks, departments or the system
+    administrator, who work with masked data.
+    """
+    if not (user.is_authenticated and user.is_active) or user.role not in REVEAL_ROLES:
+        return False
+    return obj is None or in_scope(user, obj)
+
+
+def can_read_audit(user):
+    """Return True when the user may search the audit log (the district, and the admin)."""
+    return bool(user.is_authenticated and user.is_active) and (
+        user.is_superuser or user.role in AUDIT_READER_ROLES
+    )
+
+
+def has_role(user, *roles):
+    """Return True when the user is active and has one of the roles (admin: always)."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return is_system_admin(user) or user.role in roles
+
+
+def role_required(*roles):
+    """Decorate a view so that only the given roles (and the system administrator) pass."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                from django.contrib.auth.views import redirect_to_login
+
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, *roles):
+                raise PermissionDenied("您的角色无权访问此页面 / your role may not open this page")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+# --- The admin ---------------------------------------------------------------------------
+
+
+def _scoped_get_queryset(original):
+    def get_queryset(request):
+        queryset = original(request)
+        if request.user.is_superuser:
+            return queryset
+        return scope(request.user, queryset)
+
+    return get_queryset
+
+
+def scope_admin_site(site):
+    """Limit every admin change list and form of an area-scoped model to the user's area.
+
+    Superusers (the system administrator) see everything; any other staff account that
+    an administrator lets into the admin sees only its area's rows.
+    """
+    for model, model_admin in site._registry.items():
+        if is_scoped(model) and not getattr(model_admin, "_gridmap_scoped", False):
+            model_admin.get_queryset = _scoped_get_queryset(model_admin.get_queryset)
+            model_admin._gridmap_scoped = True

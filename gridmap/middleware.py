@@ -19,7 +19,7 @@ def content_security_policy():
             f"img-src {' '.join(img)}",
             "font-src 'self' data:",
             "connect-src 'self'",
-            "frame-ancestors 'self'",
+            "frame-ancestors 'none'",
             "base-uri 'self'",
             "form-action 'self'",
             "object-src 'none'",
@@ -27,8 +27,16 @@ def content_security_policy():
     )
 
 
+# Grid workers report their position from the phone's browser; nothing else is needed.
+PERMISSIONS_POLICY = "geolocation=(self), camera=(), microphone=(), payment=(), usb=()"
+
+
 class SecurityHeadersMiddleware:
-    """Add the Content-Security-Policy header to every response."""
+    """Add the Content-Security-Policy and Permissions-Policy headers to every response.
+
+    nosniff, HSTS (production), Referrer-Policy and COOP come from Django's
+    SecurityMiddleware and settings; X-Frame-Options from XFrameOptionsMiddleware.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -37,6 +45,7 @@ class SecurityHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.csp)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         if settings.PRODUCTION:
             response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response

@@ -183,6 +183,17 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+
+# Log-in throttle (accounts.services): this many failures of one user name from one
+# address within the window lock that pair for LOGIN_LOCK_SECONDS.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
+LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60))
+LOGIN_LOCK_SECONDS = int(os.environ.get("LOGIN_LOCK_SECONDS", 15 * 60))
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: none, trust
+# REMOTE_ADDR only). Used for the client address of the throttle and the audit log.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -225,6 +236,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        # External systems (the 12345 hotline): scoped API tokens, see accounts/authentication.py
+        "accounts.authentication.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -239,6 +252,19 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Caches. Vector tiles and map summaries (gridmap/tiles.py) go to a file cache that every
+# process on the machine shares; their keys carry the database, the data version and the
+# viewer's area, so nothing needs flushing by hand.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "tiles": {
+        "BACKEND": "gridmap.tiles.TileFileCache",
+        "LOCATION": os.environ.get("TILE_CACHE_DIR", str(VAR_DIR / "cache" / "tiles")),
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": 50000, "CULL_FREQUENCY": 4},
+    },
+}
+
 BASEMAP = os.environ.get("BASEMAP", "none")
 TIANDITU_KEY = os.environ.get("TIANDITU_KEY", "")
 LOCAL_TILES_URL = os.environ.get("LOCAL_TILES_URL", "/static/tiles/{z}/{x}/{y}.png")
@@ -246,7 +272,8 @@ LOCAL_TILES_URL = os.environ.get("LOCAL_TILES_URL", "/static/tiles/{z}/{x}/{y}.p
 # Security headers. The CSP allows no outside origin except a configured basemap.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "SAMEORIGIN"
+# No page is ever shown in a frame (the CSP says frame-ancestors 'none' as well).
+X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_SSL_REDIRECT = PRODUCTION and env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0

@@ -12,8 +12,9 @@ from layers import selectors as layer_selectors
 @require_GET
 def home(request):
     """Show the district at a glance: its grids on a map and the main counts."""
-    fmap = maps.overview_map(layer_selectors.overview_layers())
-    context = {"map": maps.parts(fmap), "counts": layer_selectors.district_counts()}
+    # Both are limited to the user's area (accounts.scoping).
+    fmap = maps.overview_map(layer_selectors.overview_layers(request.user))
+    context = {"map": maps.parts(fmap), "counts": layer_selectors.district_counts(request.user)}
     return render(request, "home.html", context)
 
 

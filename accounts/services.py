@@ -1,0 +1,244 @@
+"""Writes of the accounts app: audited reveals of personal data, log-in throttle, API tokens."""
+
+import datetime
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import audit, scoping
+from accounts.models import ApiToken, AuditEntry, LoginThrottle
+from gridmap import pii
+
+# kind in the URL -> (model label, {field: (attribute, encrypted)}). Names are kept in
+# clear in the database and masked on display; ID numbers and phones are encrypted.
+REVEALABLE = {
+    "person": (
+        "layers.Person",
+        {
+            "name": ("name", False),
+            "id_number": ("id_number_cipher", True),
+            "phone": ("phone_cipher", True),
+        },
+    ),
+    "rentalhouse": (
+        "layers.RentalHouse",
+        {
+            "landlord_name": ("landlord_name", False),
+            "landlord_phone": ("landlord_phone_cipher", True),
+        },
+    ),
+    "party": (
+        "cases.Party",
+        {
+            "name": ("name", False),
+            "id_number": ("id_number_cipher", True),
+            "phone": ("phone_cipher", True),
+        },
+    ),
+}
+REASON_MIN_LENGTH = 4
+REASON_MAX_LENGTH = 500
+
+
+def revealable_model(kind):
+    """Return the model class for a kind of the reveal URL, or None."""
+    from django.apps import apps
+
+    entry = REVEALABLE.get(kind)
+    if entry is None:
+        return None
+    try:
+        return apps.get_model(entry[0])
+    except LookupError:
+        return None
+
+
+def clean_reason(reason):
+    """Return the stated reason stripped, or raise ValidationError."""
+    reason = (reason or "").strip()
+    if len(reason) < REASON_MIN_LENGTH:
+        raise ValidationError(
+            f"请填写查看原因（至少{REASON_MIN_LENGTH}个字） / "
+            f"state the reason (at least {REASON_MIN_LENGTH} characters)",
+            code="reason_required",
+        )
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ValidationError(
+            f"原因不能超过{REASON_MAX_LENGTH}个字 / the reason is too long "
+            f"(at most {REASON_MAX_LENGTH} characters)",
+            code="reason_too_long",
+        )
+    return reason
+
+
+def reveal(*, user, kind, pk, fields, reason, request=None):
+    """Return {field: clear value} of one record, writing an audit entry per field.
+
+    Raises PermissionDenied for a role that may not reveal, Http404 for a record outside
+    the user's area (or missing), ValidationError for a bad field list or reason.
+    """
+    if not scoping.can_reveal(user):
+        raise PermissionDenied(
+            "您的角色无权查看完整个人信息 / your role may not reveal personal data"
+        )
+    model = revealable_model(kind)
+    if model is None:
+        raise ValidationError("不支持的记录类型 / unknown record type", code="kind")
+    available = REVEALABLE[kind][1]
+    fields = list(dict.fromkeys(fields or available))
+    unknown = [name for name in fields if name not in available]
+    if unknown:
+        raise ValidationError(
+            f"不能查看的字段 / unknown fields: {', '.join(unknown)}", code="fields"
+        )
+    reason = clean_reason(reason)
+    with transaction.atomic():
+        obj = scoping.get_scoped_or_404(user, model._default_manager.all(), pk=pk)
+        values = {}
+        for name in fields:
+            attribute, encrypted = available[name]
+            raw = getattr(obj, attribute)
+            if encrypted:
+                values[name] = pii.decrypt(raw) if raw else ""
+            else:
+                values[name] = raw or ""
+            audit.record(
+                user=user,
+                action=AuditEntry.Action.REVEAL,
+                obj=obj,
+                field=name,
+                reason=reason,
+                request=request,
+            )
+    return values
+
+
+# --- Log-in throttle ----------------------------------------------------------------------
+
+
+def _throttle_key(username, ip):
+    return (username or "").strip().lower()[:150], ip
+
+
+def login_locked_until(username, ip):
+    """Return until when log-ins of this user name from this address are locked, or None."""
+    name, ip = _throttle_key(username, ip)
+    locked_until = (
+        LoginThrottle.objects.filter(username=name, ip=ip)
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    if locked_until and locked_until > timezone.now():
+        return locked_until
+    return None
+
+
+def login_failed(*, username, ip):
+    """Count a failed log-in; lock the user name from this address after too many."""
+    name, ip = _throttle_key(username, ip)
+    now = timezone.now()
+    window = datetime.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                row, _created = LoginThrottle.objects.select_for_update().get_or_create(
+                    username=name, ip=ip, defaults={"failures": 0, "first_failure_at": now}
+                )
+                if row.locked_until and row.locked_until > now:
+                    return row  # already locked: the lock is not extended
+                if row.first_failure_at < now - window or row.locked_until:
+                    row.failures = 0
+                    row.first_failure_at = now
+                    row.locked_until = None
+                row.failures += 1
+                if row.failures >= settings.LOGIN_FAILURE_LIMIT:
+                    row.locked_until = now + datetime.timedelta(seconds=settings.LOGIN_LOCK_SECONDS)
+                row.save()
+                return row
+        except IntegrityError:
+            continue  # a concurrent first failure created the row: count again
+    return None
+
+
+def login_succeeded(*, username, ip):
+    """Forget the failures of this user name from this address."""
+    name, ip = _throttle_key(username, ip)
+    LoginThrottle.objects.filter(username=name, ip=ip).delete()
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+TOKEN_PREFIX = "gm_"
+
+
+def hash_token(raw):
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_api_token(*, name, user, scopes, expires_at=None, by=None, request=None):
+    """Create an API token for a service account; return (token, the clear key, shown once)."""
+    valid = {code for code, _label in ApiToken.SCOPES}
+    unknown = sorted(set(scopes) - valid)
+    if unknown or not scopes:
+        raise ValidationError(
+            f"无效的权限范围 / invalid scopes: {', '.join(unknown) or '(none)'}", code="scopes"
+        )
+    prefix = secrets.token_hex(4)
+    raw = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            name=name,
+            user=user,
+            prefix=prefix,
+            key_hash=hash_token(raw),
+            scopes=sorted(set(scopes)),
+            expires_at=expires_at,
+        )
+        if by is not None:
+            audit.record(
+                user=by,
+                action=AuditEntry.Action.TOKEN,
+                obj=token,
+                reason="issued",
+                request=request,
+                detail={"scopes": token.scopes, "service_account": user.get_username()},
+            )
+    return token, raw
+
+
+def revoke_api_token(*, token, by=None, request=None):
+    """Revoke a token at once."""
+    with transaction.atomic():
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        if by is not None:
+            audit.record(
+                user=by,
+                action=AuditEntry.Action.TOKEN,
+                obj=token,
+                reason="revoked",
+                request=request,
+            )
+    return token
+
+
+def token_for_key(raw):
+    """Return the valid ApiToken for a clear key, or None."""
+    if not raw or not raw.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.is_valid or not token.user.is_active:
+        return None
+    # Written at most once a minute, so that busy integrations don't write on every call.
+    now = timezone.now()
+    if token.last_used_at is None or token.last_used_at < now - datetime.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
