@@ -40,8 +40,8 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from accounts.scoping import scope
 from cases.models import Callback, Case, CaseEvent, Category, Level, Source, Status
+from cases.selectors import cases_visible_to
 from layers.models import Community, Grid, Street
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -296,12 +296,8 @@ def parse_query(params, *, allow_by=True):
 
 
 def visible_cases(user):
-    """Return the cases the user may see (area-scoped)."""
-    try:
-        from cases.selectors import cases_visible_to
-    except ImportError:
-        return scope(user, Case.objects.all())
-    return cases_visible_to(user)
+    """Return the cases the user may see (area scoping plus department assignments)."""
+    return cases_visible_to(user, Case.objects.all())
 
 
 def filtered_cases(user, query):
