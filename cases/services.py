@@ -283,6 +283,28 @@ def _party(case, data):
     return party
 
 
+def to_point(lon, lat, crs="wgs84"):
+    """Return a storage Point from coordinates in a CRS, or raise CaseError.
+
+    A point outside the district is accepted (it waits in the unassigned queue); empty,
+    zero, out-of-range and swapped coordinates are refused.
+    """
+    import numpy as np
+
+    from layers import crs as crs_lib
+
+    try:
+        x, y = crs_lib.to_storage(
+            crs_lib.parse_float_array(lon), crs_lib.parse_float_array(lat), crs
+        )
+    except crs_lib.CRSError as exc:
+        raise CaseError(str(exc), code="crs") from None
+    code = str(crs_lib.check_coordinates(x, y))
+    if code not in (crs_lib.OK, crs_lib.OUTSIDE_DISTRICT):
+        raise CaseError(crs_lib.PROBLEM_MESSAGES[code], code="coordinates")
+    return Point(float(np.asarray(x)), float(np.asarray(y)), srid=4326)
+
+
 def _initial_level(case):
     if case.grid_id:
         return Level.GRID

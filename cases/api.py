@@ -1,0 +1,458 @@
+"""REST API of cases: categories, intake (POST /api/v1/cases/), reads and workflow actions.
+
+Thin: parse and validate, authorise, call cases.services, answer. Every error message is
+bilingual ("中文 / English").
+"""
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Role
+from accounts.scoping import has_role
+from cases import selectors, services
+from cases.models import Callback, Case, Category, Party, Source, Urgency
+from layers import crs as crs_lib
+
+INTAKE_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.GRID_WORKER)
+
+MESSAGES = {
+    "required": "此字段必填 / This field is required.",
+    "null": "此字段不能为空 / This field may not be null.",
+    "blank": "此字段不能为空 / This field may not be blank.",
+    "invalid": "格式不正确 / Invalid value.",
+    "invalid_choice": "“{input}”不是有效选项 / “{input}” is not a valid choice.",
+    "max_length": "不能超过 {max_length} 个字符 / Ensure this field has no more than "
+    "{max_length} characters.",
+    "min_value": "不能小于 {min_value} / Ensure this value is at least {min_value}.",
+    "max_value": "不能大于 {max_value} / Ensure this value is at most {max_value}.",
+    "not_a_list": "应为列表 / Expected a list of items.",
+    "does_not_exist": "类别“{value}”不存在 / Category “{value}” does not exist.",
+}
+
+
+def _messages(*keys):
+    return {k: MESSAGES[k] for k in keys}
+
+
+def bilingual(field):
+    """Give a serializer field bilingual error messages."""
+    field.error_messages.update(
+        {k: v for k, v in MESSAGES.items() if k in field.error_messages or k == "required"}
+    )
+    return field
+
+
+def _choice_list(choices):
+    return ", ".join(choices)
+
+
+class PartySerializer(serializers.Serializer):
+    name = bilingual(serializers.CharField(max_length=50))
+    phone = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=30))
+    id_number = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=30))
+    role = bilingual(
+        serializers.ChoiceField(choices=Party.Role.choices, required=False, default="applicant")
+    )
+
+    def validate(self, data):
+        from gridmap import pii
+
+        try:
+            if data.get("phone"):
+                pii.validate_phone(data["phone"])
+            if data.get("id_number"):
+                pii.validate_id_number(data["id_number"])
+        except pii.PIIError as exc:
+            raise ValidationError(exc.message) from None
+        return data
+
+
+class CaseCreateSerializer(serializers.Serializer):
+    source = bilingual(serializers.ChoiceField(choices=Source.values))
+    category = bilingual(
+        serializers.SlugRelatedField(
+            slug_field="code", queryset=Category.objects.filter(active=True)
+        )
+    )
+    description = bilingual(serializers.CharField(max_length=5000))
+    location = serializers.JSONField(
+        required=False, error_messages=_messages("required", "invalid")
+    )
+    crs = bilingual(serializers.CharField(required=False, default="wgs84", max_length=20))
+    rental_house = bilingual(serializers.CharField(required=False, max_length=40))
+    urgency = bilingual(
+        serializers.ChoiceField(choices=Urgency.values, required=False, default=Urgency.NORMAL)
+    )
+    title = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=120))
+    address = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=200))
+    visitors = bilingual(
+        serializers.IntegerField(required=False, default=1, min_value=1, max_value=999)
+    )
+    parties = PartySerializer(many=True, required=False)
+    auto_dispatch = serializers.BooleanField(required=False, default=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].error_messages["invalid_choice"] = (
+            f"来源“{{input}}”无效，可选：{_choice_list(Source.values)} / "
+            f"“{{input}}” is not a valid source; choose one of {_choice_list(Source.values)}"
+        )
+        self.fields["category"].error_messages["does_not_exist"] = (
+            "类别“{value}”不存在，见 /api/v1/categories/ / "
+            "category “{value}” does not exist; see /api/v1/categories/"
+        )
+        self.fields["category"].error_messages["invalid"] = MESSAGES["invalid"]
+
+    def validate_crs(self, value):
+        try:
+            return crs_lib.parse_crs(value)
+        except crs_lib.CRSError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_rental_house(self, value):
+        from layers.models import RentalHouse
+
+        user = self.context["request"].user
+        from accounts.scoping import scope
+
+        house = scope(user, RentalHouse.objects.all()).filter(code=value).first()
+        if house is None:
+            raise ValidationError(f"出租房屋“{value}”不存在 / rental house “{value}” not found")
+        return house
+
+    def validate(self, data):
+        location = data.get("location")
+        house = data.get("rental_house")
+        if location is None and house is None:
+            raise ValidationError(
+                {
+                    "location": "请提供位置（GeoJSON 点）或出租房屋编码 / "
+                    "give a location (a GeoJSON Point) or a rental house code"
+                }
+            )
+        if location is not None:
+            data["location"] = parse_point(location, data.get("crs", "wgs84"))
+        else:
+            data["location"] = house.location
+        return data
+
+
+def parse_point(value, crs):
+    """Return a storage Point from a GeoJSON Point in the given CRS, or raise ValidationError."""
+    problem = {
+        "location": '位置应为 GeoJSON 点，如 {"type": "Point", "coordinates": [102.67, '
+        '24.98]} / location must be a GeoJSON Point, e.g. {"type": "Point", '
+        '"coordinates": [102.67, 24.98]}'
+    }
+    if not isinstance(value, dict) or value.get("type") != "Point":
+        raise ValidationError(problem)
+    coords = value.get("coordinates")
+    if not isinstance(coords, (list, tuple)) or len(coords) not in (2, 3):
+        raise ValidationError(problem)
+    if any(isinstance(c, bool) or not isinstance(c, (int, float)) for c in coords[:2]):
+        raise ValidationError(problem)
+    return point_from(coords[0], coords[1], crs)
+
+
+def point_from(lon, lat, crs):
+    """Return a storage Point after converting and checking the coordinates."""
+    try:
+        return services.to_point(lon, lat, crs)
+    except services.CaseError as exc:
+        raise ValidationError({"location": exc.message}) from None
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category_name = serializers.CharField(source="category.name", read_only=True)
+    grid = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    grid_name = serializers.CharField(source="grid.name", read_only=True, default=None)
+    community = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    street = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    location = serializers.SerializerMethodField()
+    merged_into = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    parties = serializers.SerializerMethodField()
+    handlers = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "number",
+            "status",
+            "source",
+            "category",
+            "category_name",
+            "urgency",
+            "title",
+            "description",
+            "address",
+            "visitors",
+            "location",
+            "grid",
+            "grid_name",
+            "community",
+            "street",
+            "level",
+            "resolved_level",
+            "difficult",
+            "reported_at",
+            "deadline",
+            "resolved_at",
+            "closed_at",
+            "merged_into",
+            "version",
+            "parties",
+            "handlers",
+        ]
+
+    def get_location(self, case):
+        return {
+            "type": "Point",
+            "coordinates": [round(case.location.x, 7), round(case.location.y, 7)],
+        }
+
+    def get_parties(self, case):
+        # Masked always: the API never reveals personal data.
+        return [
+            {
+                "role": p.role,
+                "name": p.name_masked,
+                "phone": p.phone_masked,
+                "id_number": p.id_number_masked,
+            }
+            for p in case.parties.all()
+        ]
+
+    def get_handlers(self, case):
+        return [
+            {"name": a.handler_name, "role": a.role, "level": a.level}
+            for a in case.assignments.filter(active=True).select_related("worker", "unit")
+        ]
+
+
+def _limits(category):
+    out = {}
+    for urgency in Urgency.values:
+        limit = selectors.time_limit(category, urgency)
+        out[urgency] = {"amount": limit.amount, "unit": limit.unit}
+    return out
+
+
+class CategoryList(APIView):
+    """List the case categories with their code, Chinese name and time limit."""
+
+    token_scopes = {"GET": "cases:read"}
+
+    def get(self, request):
+        data = [
+            {
+                "code": c.code,
+                "name": c.name,
+                "name_en": c.name_en,
+                "time_limit_working_days": c.limit_working_days,
+                "time_limits": _limits(c),
+            }
+            for c in Category.objects.filter(active=True).prefetch_related("limits")
+        ]
+        return Response(data)
+
+
+class CaseListCreate(generics.ListAPIView):
+    """List the cases you may see; register a case (POST, with optional Idempotency-Key)."""
+
+    token_scopes = {"GET": "cases:read", "POST": "cases:create"}
+    serializer_class = CaseSerializer
+
+    def get_queryset(self):
+        qs = selectors.cases_visible_to(self.request.user).select_related(
+            "category", "grid", "community", "street", "merged_into"
+        )
+        status_ = self.request.query_params.get("status")
+        if status_:
+            qs = qs.filter(status=status_)
+        return qs.order_by("-reported_at", "-id")
+
+    def post(self, request):
+        if not has_role(request.user, *INTAKE_ROLES):
+            raise PermissionDenied("您的角色不能登记案件 / your role may not register cases")
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+        if len(key) > 80:
+            raise ValidationError(
+                {
+                    "Idempotency-Key": "幂等键不能超过80个字符 / "
+                    "Idempotency-Key must be at most 80 characters"
+                }
+            )
+        if key:
+            existing = Case.objects.filter(idempotency_key=key).first()
+            if existing is not None:
+                return self._answer(existing, status.HTTP_200_OK, replay=True)
+        serializer = CaseCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            with transaction.atomic():
+                case, created = services.case_register(
+                    source=data["source"],
+                    category=data["category"],
+                    description=data["description"],
+                    location=data["location"],
+                    by=request.user,
+                    urgency=data["urgency"],
+                    title=data.get("title", ""),
+                    address=data.get("address", ""),
+                    rental_house=data.get("rental_house"),
+                    visitors=data["visitors"],
+                    parties=[dict(p) for p in data.get("parties", [])],
+                    idempotency_key=key or None,
+                    note=f"接口登记 / via API ({data['crs']})",
+                )
+                if created and data["auto_dispatch"]:
+                    services.case_accept(case=case, by=request.user, auto_dispatch=True)
+        except services.CaseError as exc:
+            raise ValidationError({"detail": exc.message}) from None
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return self._answer(case, code, replay=not created)
+
+    def _answer(self, case, code, replay=False):
+        case = Case.objects.select_related("category", "grid", "community", "street").get(
+            pk=case.pk
+        )
+        headers = {"Location": f"/api/v1/cases/{case.pk}/"}
+        if replay:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(CaseSerializer(case).data, status=code, headers=headers)
+
+
+class CaseDetail(generics.RetrieveAPIView):
+    token_scopes = {"GET": "cases:read"}
+    serializer_class = CaseSerializer
+
+    def get_queryset(self):
+        return selectors.cases_visible_to(self.request.user).select_related(
+            "category", "grid", "community", "street", "merged_into"
+        )
+
+
+class ActionSerializer(serializers.Serializer):
+    version = bilingual(serializers.IntegerField(required=False, min_value=1))
+    note = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=2000))
+    reason = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=2000))
+    rating = bilingual(serializers.ChoiceField(choices=Callback.Rating.values, required=False))
+    into = bilingual(serializers.CharField(required=False, max_length=24))
+    worker = bilingual(serializers.IntegerField(required=False))
+    unit = bilingual(serializers.IntegerField(required=False))
+
+
+class CaseAction(APIView):
+    """Take a workflow action on a case: POST /api/v1/cases/{id}/{action}/.
+
+    Send the `version` you read: if the case changed meanwhile the answer is 409.
+    """
+
+    token_scopes = {"POST": "cases:update"}
+
+    def post(self, request, pk, action):
+        if action not in services.ACTION_FUNCTIONS:
+            raise ValidationError(
+                {
+                    "action": f"未知操作“{action}” / unknown action “{action}”; choose one of "
+                    f"{', '.join(services.ACTION_FUNCTIONS)}"
+                }
+            )
+        case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
+        if not selectors.user_may(request.user, action, case):
+            raise PermissionDenied(
+                "您无权对此案件执行该操作 / you may not take this action on this case"
+            )
+        serializer = ActionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            kwargs = action_kwargs(action, serializer.validated_data, request.user)
+            services.ACTION_FUNCTIONS[action](case=case, by=request.user, **kwargs)
+        except services.CaseChanged as exc:
+            return Response(
+                {"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT
+            )
+        except services.CaseError as exc:
+            return Response(
+                {"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST
+            )
+        case.refresh_from_db()
+        return Response(CaseSerializer(case).data)
+
+
+def action_kwargs(action, data, user):
+    """Return the keyword arguments of a service action from validated input."""
+    from layers.models import GridWorker
+
+    kwargs = {"version": data.get("version")}
+    if action in ("refuse", "return"):
+        kwargs["reason"] = data.get("reason") or data.get("note") or ""
+    elif action == "callback":
+        if "rating" not in data:
+            raise services.CaseError(
+                "请选择满意度 / a rating is required (satisfied, basically, unsatisfied)",
+                code="rating",
+            )
+        kwargs["rating"] = data["rating"]
+        kwargs["note"] = data.get("note", "")
+    elif action == "merge":
+        into = selectors.cases_visible_to(user).filter(number=data.get("into", "")).first()
+        if into is None:
+            raise services.CaseError(
+                "请给出要合并到的原案件编号 / give the number of the original case (into)",
+                code="merge_into",
+            )
+        kwargs.update(into=into, note=data.get("note", ""))
+    elif action == "dispatch":
+        from cases.models import HandlerUnit
+
+        if data.get("worker"):
+            handler = GridWorker.objects.filter(pk=data["worker"]).first()
+        elif data.get("unit"):
+            handler = HandlerUnit.objects.filter(pk=data["unit"], active=True).first()
+        else:
+            handler = None
+        if (data.get("worker") or data.get("unit")) and handler is None:
+            raise services.CaseError("承办人不存在 / no such handler", code="handler")
+        kwargs.update(handler=handler, note=data.get("note", ""))
+    else:
+        kwargs["note"] = data.get("note", "")
+    return kwargs
+
+
+class DuplicateList(APIView):
+    """Open cases of a category within 100 m in the last 30 days (the intake's check).
+
+    GET ?category=<code>&lon=&lat=[&crs=wgs84]
+    """
+
+    token_scopes = {"GET": "cases:read"}
+
+    def get(self, request):
+        params = request.query_params
+        category = Category.objects.filter(code=params.get("category", "")).first()
+        if category is None:
+            raise ValidationError({"category": "类别不存在 / no such category"})
+        location = point_from(params.get("lon"), params.get("lat"), params.get("crs") or "wgs84")
+        found = selectors.duplicates(category=category, location=location, user=request.user)
+        return Response(
+            [
+                {
+                    "id": c.pk,
+                    "number": c.number,
+                    "status": c.status,
+                    "description": c.description[:200],
+                    "reported_at": c.reported_at,
+                    "distance_m": c.distance_m,
+                    "visitors": c.visitors,
+                }
+                for c in found
+            ]
+        )
