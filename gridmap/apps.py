@@ -11,3 +11,8 @@ class GridmapConfig(AppConfig):
 
         # folium keeps its CDN lists on the classes: re-point them once, at start-up.
         maps.use_local_assets()
+
+        from gridmap import tiles
+
+        # Tile and summary caches follow the data: bump a version on every ORM write.
+        tiles.connect_signals()

@@ -5,13 +5,19 @@ lists (``default_js``/``default_css``). ``use_local_assets`` rewrites them once 
 (AppConfig.ready); a per-request change would leak into every later map in the process.
 """
 
+import html
+import json
 import logging
+import re
 from urllib.parse import urlsplit
 
 import folium
+from branca.element import MacroElement
 from django.conf import settings
 from django.templatetags.static import static
+from folium import plugins
 from folium.elements import JSCSSMixin
+from folium.template import Template
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +178,225 @@ def parts(fmap):
         "html": root.html.render(),
         "script": root.script.render(),
     }
+
+
+# --- wall map and territory view (vector tiles, composed here, drawn by static/gridmap) ---
+
+
+class MapInit(MacroElement):
+    """Hand the map and its layers to our page script (static/gridmap/*.js) once drawn."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        {{ this.function }}({{ this._parent.get_name() }}, {
+            {%- for key, layer in this.layers.items() %}
+            {{ key|tojson }}: {{ layer.get_name() }},
+            {%- endfor %}
+        }, {{ this.config_json }});
+        {%- endmacro %}
+        """
+    )
+
+    def __init__(self, function, layers, config):
+        super().__init__()
+        self._name = "MapInit"
+        self.function = function
+        self.layers = layers
+        self.config_json = safe_json(config)
+
+
+def safe_json(value):
+    """Return JSON that is safe inside an inline <script> (no '</script>' break-out)."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def vector_layer(layer, version, *, name, show=True, interactive=False, style="GM.style"):
+    """Return a VectorGridProtobuf layer of /tiles/<layer>/… styled by our page script."""
+    from django.urls import reverse
+
+    url = reverse("map-tile", args=[layer, 0, 0, 0]).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
+    styles = {
+        "grids": ["grids"],
+        "areas": ["streets", "communities"],
+    }.get(layer, [layer])
+    js_styles = ", ".join(f"{json.dumps(s)}: {style}.{s}" for s in styles)
+    options = (
+        "{"
+        f'"v": {json.dumps(version)}, '
+        '"rendererFactory": L.canvas.tile, '
+        f'"interactive": {"true" if interactive else "false"}, '
+        '"maxNativeZoom": 18, "maxZoom": 20, '
+        '"getFeatureId": function (f) { return f.properties.id || f.properties.gid; }, '
+        f'"vectorTileLayerStyles": {{{js_styles}}}'
+        "}"
+    )
+    return plugins.VectorGridProtobuf(url + "?v={v}", name=name, options=options, show=show)
+
+
+WALL_LAYERS = (
+    # key, tile layer, name in the layer control, shown at start, clickable
+    ("areas", "areas", "街道/社区 Streets & communities", True, False),
+    ("grids", "grids", "网格 Grids", True, True),
+    ("persons", "persons", "流动人口密度 Population density", False, True),
+    ("rentals", "rentals", "出租房屋 Rental houses", False, True),
+    ("workers", "workers", "网格员 Grid workers", False, True),
+    ("cases", "cases", "案件 Cases", True, True),
+)
+
+
+def wall_map(bounds, versions, config):
+    """Return the command-centre wall map: dark, full screen, every big layer as tiles."""
+    fmap = base_map(bounds=bounds, dark=True, zoom_control=False)
+    plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(fmap)
+    layers = {}
+    for key, tile_layer, name, show, interactive in WALL_LAYERS:
+        layer = vector_layer(
+            tile_layer, versions[tile_layer], name=name, show=show, interactive=interactive
+        )
+        layer.add_to(fmap)
+        layers[key] = layer
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    MapInit("GM.wall.init", layers, config).add_to(fmap)
+    return fmap
+
+
+def territory_map(bounds, grids_geojson, versions, config):
+    """Return the grid worker's map: his grids inline (a few), the rest as small tiles."""
+    fmap = base_map(bounds=bounds, zoom_control=True)
+    folium.GeoJson(
+        grids_geojson,
+        name="我的网格 My grids",
+        style_function=lambda _f: {"color": "#c55a11", "weight": 3, "fillOpacity": 0.06},
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False, sticky=False),
+    ).add_to(fmap)
+    layers = {}
+    for key, name, show in (
+        ("persons", "人口密度 Population density", False),
+        ("rentals", "出租房屋 Rental houses", True),
+        ("cases", "我的案件 My cases", True),
+    ):
+        layer = vector_layer(key, versions[key], name=name, show=show, interactive=True)
+        layer.add_to(fmap)
+        layers[key] = layer
+    folium.LayerControl(collapsed=True, position="topright").add_to(fmap)
+    MapInit("GM.territory.init", layers, config).add_to(fmap)
+    return fmap
+
+
+def snapshot_map(bounds, grids_geojson, cases, title, dark=False):
+    """Return a map with its data embedded, for a standalone export (no tiles, no server).
+
+    `grids_geojson` carries `open`/`overdue` properties; `cases` is a list of dicts with
+    lon, lat, number, title, status_label, overdue (already limited and scoped).
+    """
+    fmap = base_map(bounds=bounds, dark=dark)
+    breaks = [1, 3, 6, 11]
+    colours = ["#2b8a3e", "#f0b429", "#f08c00", "#e03131"]
+
+    def colour(n):
+        c = "#868e96"
+        for b, col in zip(breaks, colours, strict=True):
+            if n >= b:
+                c = col
+        return c
+
+    folium.GeoJson(
+        grids_geojson,
+        name="网格 Grids",
+        style_function=lambda f: {
+            "color": "#4a6b8a",
+            "weight": 1,
+            "fillColor": colour(f["properties"].get("open", 0)),
+            "fillOpacity": 0.45 if f["properties"].get("open", 0) else 0.05,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "open", "overdue"], aliases=["网格", "在办", "超期"]
+        ),
+    ).add_to(fmap)
+    group = folium.FeatureGroup(name="案件 Cases").add_to(fmap)
+    for c in cases:
+        folium.CircleMarker(
+            [c["lat"], c["lon"]],
+            radius=8 if c["overdue"] else 5,
+            color="#ffffff" if c["overdue"] else "#1c7ed6",
+            weight=3 if c["overdue"] else 1,
+            fill=True,
+            fill_color="#ff2d55" if c["overdue"] else "#4dabf7",
+            fill_opacity=0.95,
+            tooltip=folium.Tooltip(
+                html.escape(f"{c['number']} {c['title']} · {c['status_label']}")
+                + (" · 超期" if c["overdue"] else "")
+            ),
+        ).add_to(group)
+    title_html = (
+        '<div style="position:fixed;top:8px;left:50px;z-index:1000;background:#fff;'
+        f'padding:4px 10px;font:16px sans-serif;border-radius:4px">{html.escape(title)}</div>'
+    )
+    fmap.get_root().html.add_child(folium.Element(title_html))
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
+
+_ASSET_RE = re.compile(
+    r'<script src="(?P<js>[^"]+)"></script>|<link rel="stylesheet" href="(?P<css>[^"]+)"\s*/?>'
+)
+
+
+def _static_text(url):
+    from django.contrib.staticfiles import finders
+
+    path = url.split("?", 1)[0]
+    prefix = static("")
+    if not path.startswith(prefix):
+        return None
+    found = finders.find(path[len(prefix) :])
+    if not found:
+        return None
+    with open(found, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def standalone_html(fmap):
+    """Return the map as one HTML file with every local JS/CSS file inlined (works offline).
+
+    folium renders `<script src>`/`<link href>` tags for its assets; each one that points at
+    our static files is replaced by the file's contents. Fonts and images referenced by
+    the CSS (icons) are left out: the export draws circles and polygons only.
+    """
+    page = fmap.get_root().render()
+
+    def inline(match):
+        url = match.group("js") or match.group("css")
+        text = _static_text(url)
+        if text is None:
+            return "" if _is_remote(url) else match.group(0)
+        if match.group("js"):
+            return "<script>{}</script>".format(text.replace("</script", "<\\/script"))
+        # Drop url(...) references to fonts and images: they would not resolve offline.
+        text = re.sub(r"url\((?!data:)[^)]*\)", "none", text)
+        return "<style>{}</style>".format(text.replace("</style", "<\\/style"))
+
+    return _ASSET_RE.sub(inline, page)
+
+
+def naive_wall_map(grids_geojson, cases_geojson, rentals_geojson):
+    """Return the wall map built the naive folium way: every layer embedded as GeoJSON.
+
+    Only for the benchmark (bench/bench_wallmap.py), to compare with the tiled wall map.
+    """
+    fmap = base_map(dark=True)
+    folium.GeoJson(grids_geojson, name="网格").add_to(fmap)
+    folium.GeoJson(
+        rentals_geojson,
+        name="出租房屋",
+        marker=folium.CircleMarker(radius=3, color="#63e6be"),
+    ).add_to(fmap)
+    folium.GeoJson(
+        cases_geojson,
+        name="案件",
+        marker=folium.CircleMarker(radius=5, color="#ff922b"),
+    ).add_to(fmap)
+    folium.LayerControl().add_to(fmap)
+    return fmap

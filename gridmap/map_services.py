@@ -1,0 +1,199 @@
+"""Writes (and the export snapshot) of the map pages, on top of the cases services.
+
+The cases app owns the workflow: a report from the territory view is registered with
+``cases.services.case_register`` and a dispatch from the wall map goes through
+``cases.services.case_dispatch``. This module only validates what the map sends.
+"""
+
+import logging
+
+from django.contrib.gis.geos import Point
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from gridmap import map_selectors, sql_tiles, tiles
+from layers import crs as crs_mod
+
+log = logging.getLogger(__name__)
+
+# A territory view inlines its grids: beyond this many it is not a grid worker's territory.
+TERRITORY_MAX_GRIDS = 200
+MAX_DESCRIPTION = 2000
+
+
+class MapServiceError(ValueError):
+    """A refused request, with a bilingual message ("中文 / English")."""
+
+    def __init__(self, message, status=400, field=None):
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+def _cases_services():
+    try:
+        from cases import services
+    except ImportError:  # pragma: no cover (the cases app always has its services)
+        return None
+    return services
+
+
+def dispatch_available():
+    services = _cases_services()
+    return services is not None and hasattr(services, "case_dispatch")
+
+
+def case_page_url(case_id):
+    """Return the URL of a case's own page (the cases app's, else the admin's)."""
+    for name in ("case-detail", "cases:detail", "case_detail"):
+        try:
+            return reverse(name, args=[case_id])
+        except NoReverseMatch:
+            continue
+    return reverse("admin:cases_case_change", args=[case_id])
+
+
+def dispatch_case(*, user, case_id, version=None):
+    """Dispatch a visible case by the routing rules; return its new status and version."""
+    services = _cases_services()
+    if not dispatch_available():
+        raise MapServiceError("派遣服务不可用 / dispatch is not available", status=503)
+    case = map_selectors.visible_cases(user).filter(pk=case_id).first()
+    if case is None:
+        raise MapServiceError("案件不存在或不在您的辖区 / no such case in your area", 404)
+    try:
+        if case.status == "registered" and hasattr(services, "case_accept"):
+            services.case_accept(case=case, by=user, version=version)
+            version = None
+        case = services.case_dispatch(case=case, by=user, version=version)
+    except services.CaseError as exc:
+        raise MapServiceError(str(exc), status=409) from exc
+    tiles.bump("cases")
+    return {"id": case.pk, "status": case.status, "version": case.version}
+
+
+def _text(data, name, limit, required=False, label=""):
+    value = data.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise MapServiceError(f"{label}须为文本 / {name} must be text", field=name)
+    value = value.strip()
+    if required and not value:
+        raise MapServiceError(f"请填写{label} / {name} is required", field=name)
+    if len(value) > limit:
+        raise MapServiceError(
+            f"{label}不能超过 {limit} 字 / {name} must be at most {limit} characters",
+            field=name,
+        )
+    return value
+
+
+def parse_position(data):
+    """Return the storage Point of lon/lat given in data['crs'] (wgs84 default, gcj02 …)."""
+    try:
+        crs = crs_mod.parse_crs(data.get("crs") or "wgs84")
+    except crs_mod.CRSError as exc:
+        raise MapServiceError(str(exc), field="crs") from exc
+    lon = crs_mod.parse_float_array(data.get("lon"))
+    lat = crs_mod.parse_float_array(data.get("lat"))
+    code = str(crs_mod.check_coordinates(lon, lat, bbox=(-180, -90, 180, 90)))
+    if code:
+        raise MapServiceError(str(crs_mod.coordinate_messages(code)), field="lon")
+    x, y = crs_mod.to_storage(float(lon), float(lat), crs)
+    code = str(crs_mod.check_coordinates(float(x), float(y)))
+    if code:
+        raise MapServiceError(str(crs_mod.coordinate_messages(code)), field="lon")
+    return Point(float(x), float(y), srid=4326)
+
+
+def report_incident(*, user, data):
+    """Register an incident reported from the field (source: grid-worker patrol)."""
+    from cases.models import Category, Source, Urgency
+
+    services = _cases_services()
+    if services is None or not hasattr(services, "case_register"):
+        raise MapServiceError("登记服务不可用 / registration is not available", status=503)
+    description = _text(data, "description", MAX_DESCRIPTION, required=True, label="情况描述")
+    title = _text(data, "title", 120, label="标题")
+    address = _text(data, "address", 200, label="地址")
+    raw_category = data.get("category")
+    try:
+        category = Category.objects.get(pk=int(raw_category), active=True)
+    except (TypeError, ValueError, Category.DoesNotExist):
+        raise MapServiceError(
+            "请选择有效的事项类别 / choose a valid category", field="category"
+        ) from None
+    urgency = data.get("urgency") or Urgency.NORMAL
+    if urgency not in Urgency.values:
+        raise MapServiceError("紧急程度无效 / invalid urgency", field="urgency")
+    location = parse_position(data)
+    key = _text(data, "idempotency_key", 80, label="幂等键") or None
+    try:
+        case, _created = services.case_register(
+            source=Source.PATROL,
+            category=category,
+            description=description,
+            title=title,
+            address=address,
+            location=location,
+            urgency=urgency,
+            by=user,
+            idempotency_key=key,
+        )
+    except services.CaseError as exc:
+        raise MapServiceError(str(exc), field=getattr(exc, "code", None)) from exc
+    tiles.bump("cases")
+    return case
+
+
+def parse_bbox(value):
+    """Return [w, s, e, n] from 'w,s,e,n' (WGS84), or None when not given."""
+    if not value:
+        return None
+    parts = value.split(",")
+    try:
+        box = [float(p) for p in parts]
+    except ValueError:
+        box = []
+    if len(box) != 4 or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+        raise MapServiceError("bbox 须为 西,南,东,北 / bbox must be west,south,east,north")
+    return box
+
+
+def snapshot(user, *, view, bbox=None, limit=5000):
+    """Return the data of a standalone export: the user's grids (with counts) and cases."""
+    from cases.models import OPEN_STATUSES
+
+    sc = tiles.viewer_scope(user)
+    ids = sc.grid_list()
+    if sc.empty:
+        grids = {"type": "FeatureCollection", "features": []}
+    else:
+        grids = sql_tiles.grids_geojson(ids, bbox=bbox)
+    counts = tiles.summary("cases")
+    for feature in grids["features"]:
+        n, od = counts.get(feature["id"], (0, 0))
+        feature["properties"].update(open=n, overdue=od)
+    cases = map_selectors.visible_cases(user).filter(status__in=OPEN_STATUSES)
+    if bbox:
+        from django.contrib.gis.geos import Polygon
+
+        cases = cases.filter(location__within=Polygon.from_bbox(bbox))
+    now = timezone.now()
+    rows = [
+        map_selectors._case_row(c, now)
+        for c in cases.select_related("category", "grid").order_by("-pk")[:limit]
+    ]
+    if bbox:
+        bounds = [[bbox[1], bbox[0]], [bbox[3], bbox[2]]]
+    else:
+        bounds = map_selectors.viewer_bounds(user)
+    stamp = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    title = {"wall": "指挥中心地图", "territory": "网格员辖区"}[view]
+    return {
+        "grids": grids,
+        "cases": rows,
+        "bounds": bounds,
+        "title": f"{title} · {stamp} · 在办 {len(rows)} 件",
+    }

@@ -1,0 +1,393 @@
+"""Vector tiles of the map pages: layers, area scoping, data versions and the tile cache.
+
+A tile is built by PostGIS (gridmap/sql_tiles.py) for one layer, one z/x/y and one
+viewer's area, and cached under a key that carries all three plus the layer's data
+version, so a change in the data or in the viewer's area never serves a stale tile:
+
+- the data version of a layer is a counter bumped by post_save/post_delete signals (kept in
+  the shared "tiles" cache, so every process sees it) joined with a fingerprint of the
+  tables (their highest ids, re-read at most every FINGERPRINT_SECONDS), which also catches
+  rows written without signals (COPY, bulk_create, queryset.update + a workflow event);
+- the scope is what accounts.scoping allows the viewer: every row (administrators), every
+  grid (a whole-district role on a one-district database), or a list of grid ids (street,
+  community, grid worker). A viewer with no area gets empty tiles.
+
+Low zooms are aggregated (counts per grid, drawn at the grid's point on surface); persons
+are always aggregated: no tile ever carries a person's row.
+"""
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.cache import InvalidCacheBackendError, caches
+from django.core.cache.backends.filebased import FileBasedCache
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from gridmap import sql_tiles
+
+LAYERS = ("grids", "areas", "cases", "rentals", "persons", "workers")
+# Which data versions a layer's tiles depend on.
+DEPENDS = {
+    "grids": ("grids", "workers"),
+    "areas": ("grids",),
+    "cases": ("cases", "grids", "workers"),
+    "rentals": ("rentals", "grids", "workers"),
+    "persons": ("persons", "grids", "workers"),
+    "workers": ("workers", "grids"),
+}
+# Zoom from which points are drawn one by one; below it, counts per grid.
+POINT_ZOOM = {"cases": 14, "rentals": 15}
+GRID_NAME_ZOOM = 14
+MIN_ZOOM, MAX_ZOOM = 0, 22
+# Case tiles also age (overdue is relative to now): keep them a minute at most.
+TILE_TIMEOUT = {"cases": 60, "workers": 120}
+DEFAULT_TILE_TIMEOUT = 3600
+FINGERPRINT_SECONDS = 1.0
+SCOPE_SECONDS = 30.0
+RENTAL_INSPECTION_DAYS = 90
+PERSON_VERIFICATION_DAYS = 180
+
+
+class TileFileCache(FileBasedCache):
+    """A file cache that culls every CULL_EVERY writes instead of on each one.
+
+    Django's file cache lists its whole directory on every set() to decide whether to cull;
+    with thousands of tiles that costs more than building a tile.
+    """
+
+    CULL_EVERY = 200
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._writes = 0
+
+    def _cull(self):
+        self._writes += 1
+        if self._writes % self.CULL_EVERY == 0:
+            super()._cull()
+
+
+def tile_cache():
+    try:
+        return caches["tiles"]
+    except InvalidCacheBackendError:
+        return caches["default"]
+
+
+def _db():
+    return connection.settings_dict["NAME"]
+
+
+# --- data versions ----------------------------------------------------------------------
+
+_local = threading.local()
+_fingerprint_lock = threading.Lock()
+_fingerprint = {"db": None, "at": 0.0, "values": {}}
+
+
+def _counter_key(name):
+    return f"gm:ver:{_db()}:{name}"
+
+
+def bump(*names):
+    """Mark the data of these version names as changed (called by the signal handlers)."""
+    cache = tile_cache()
+    stamp = time.time_ns()
+    for name in names:
+        cache.set(_counter_key(name), stamp, None)
+    with _fingerprint_lock:
+        _fingerprint["at"] = 0.0
+
+
+def _fingerprints():
+    now = time.monotonic()
+    db = _db()
+    with _fingerprint_lock:
+        if _fingerprint["db"] == db and now - _fingerprint["at"] < FINGERPRINT_SECONDS:
+            return _fingerprint["values"]
+    values = sql_tiles.fingerprints()
+    with _fingerprint_lock:
+        _fingerprint.update(db=db, at=now, values=values)
+    return values
+
+
+def versions(names=("cases", "rentals", "persons", "grids", "workers")):
+    """Return {name: version string} for the given data version names."""
+    cache = tile_cache()
+    prints = _fingerprints()
+    counters = cache.get_many([_counter_key(n) for n in names])
+    return {n: f"{counters.get(_counter_key(n), 0)}-{prints[n]}" for n in names}
+
+
+def layer_version(layer):
+    """Return the version of a tile layer's data (changes whenever a tile could change)."""
+    deps = DEPENDS[layer]
+    v = versions(deps)
+    raw = "|".join(v[d] for d in deps)
+    return hashlib.blake2b(raw.encode(), digest_size=6).hexdigest()
+
+
+def invalidate_all():
+    """Forget every cached tile and summary (tests and benchmarks)."""
+    tile_cache().clear()
+    _summaries.clear()
+    _scopes.clear()
+    with _fingerprint_lock:
+        _fingerprint["at"] = 0.0
+
+
+# --- the viewer's area --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a viewer may see: kind 'all' (every row) or 'grids' (grid ids; None = all grids)."""
+
+    kind: str
+    grids: tuple | None
+    key: str
+
+    @property
+    def empty(self):
+        return self.kind == "grids" and self.grids is not None and not self.grids
+
+    def grid_list(self):
+        return None if self.grids is None else list(self.grids)
+
+    def allows_grid(self, grid_id):
+        return self.kind == "all" or self.grids is None or grid_id in self._set
+
+    @property
+    def _set(self):
+        cached = self.__dict__.get("_grid_set")
+        if cached is None:
+            cached = frozenset(self.grids or ())
+            object.__setattr__(self, "_grid_set", cached)
+        return cached
+
+
+_scopes = {}
+_scopes_lock = threading.Lock()
+
+
+def viewer_scope(user):
+    """Return the Scope of a user, from accounts.scoping (cached for SCOPE_SECONDS)."""
+    from accounts.scoping import PATHS, area_q, scope
+    from layers.models import Grid
+
+    if not getattr(user, "is_authenticated", False):
+        return Scope("grids", (), "none")
+    ver = versions(("grids", "workers"))
+    key = (
+        _db(),
+        user.pk,
+        getattr(user, "role", ""),
+        getattr(user, "district_id", None),
+        getattr(user, "street_id", None),
+        getattr(user, "community_id", None),
+        user.is_superuser,
+        user.is_active,
+        ver["grids"],
+        ver["workers"],
+    )
+    now = time.monotonic()
+    with _scopes_lock:
+        hit = _scopes.get(key)
+        if hit and now - hit[0] < SCOPE_SECONDS:
+            return hit[1]
+    q = area_q(user, PATHS["layers.grid"])
+    if q == Q():
+        result = Scope("all", None, "all")
+    else:
+        ids = sorted(scope(user, Grid.objects.current()).values_list("pk", flat=True))
+        total = Grid.objects.current().count()
+        if ids and len(ids) == total:
+            result = Scope("grids", None, "allgrids")
+        else:
+            digest = hashlib.blake2b(",".join(map(str, ids)).encode(), digest_size=8)
+            result = Scope("grids", tuple(ids), f"g{len(ids)}-{digest.hexdigest()}")
+    with _scopes_lock:
+        if len(_scopes) > 2000:
+            _scopes.clear()
+        _scopes[key] = (now, result)
+    return result
+
+
+# --- per-grid summaries -------------------------------------------------------------------
+
+_summaries = {}
+_summaries_lock = threading.Lock()
+
+
+def _due_before(days):
+    return timezone.localdate() - timedelta(days=days)
+
+
+def summary(name):
+    """Return the per-grid summary of 'cases', 'rentals' or 'persons' for the data version.
+
+    One GROUP BY over the table per data version, kept in this process and in the shared
+    tile cache; the aggregated tiles and the grid statistics of the wall map read it.
+    """
+    from cases.models import OPEN_STATUSES
+
+    ver = versions((name,))[name]
+    # Overdue and "due" depend on the date and time: a summary lives a minute at most.
+    minute = int(time.time() // 60)
+    key = f"gm:sum:{_db()}:{name}:{ver}:{minute}"
+    with _summaries_lock:
+        hit = _summaries.get(key)
+    if hit is not None:
+        return hit
+    cache = tile_cache()
+    data = cache.get(key)
+    if data is None:
+        if name == "cases":
+            data = sql_tiles.case_summary(OPEN_STATUSES)
+        elif name == "rentals":
+            data = sql_tiles.rental_summary(_due_before(RENTAL_INSPECTION_DAYS))
+        elif name == "persons":
+            data = sql_tiles.person_summary(_due_before(PERSON_VERIFICATION_DAYS))
+        else:
+            raise ValueError(name)
+        cache.set(key, data, 120)
+    with _summaries_lock:
+        for old in [k for k in _summaries if k.startswith(f"gm:sum:{_db()}:{name}:")]:
+            del _summaries[old]
+        _summaries[key] = data
+    return data
+
+
+SUMMARY_COLUMNS = {
+    "cases": ("n", "od"),
+    "rentals": ("n", "due"),
+    "persons": ("n", "fl", "due"),
+}
+
+
+# --- tiles ------------------------------------------------------------------------------
+
+
+class TileError(ValueError):
+    """A tile request that names no layer or no tile."""
+
+
+def check_tile(layer, z, x, y):
+    """Raise TileError unless layer and z/x/y name a tile."""
+    if layer not in LAYERS:
+        raise TileError(f"未知图层 {layer} / unknown layer {layer}")
+    if not MIN_ZOOM <= z <= MAX_ZOOM:
+        raise TileError(f"缩放级别须在 {MIN_ZOOM}–{MAX_ZOOM} / zoom must be {MIN_ZOOM}–{MAX_ZOOM}")
+    n = 1 << z
+    if not (0 <= x < n and 0 <= y < n):
+        raise TileError(f"瓦片 {z}/{x}/{y} 不存在 / no tile {z}/{x}/{y}")
+
+
+def statements(layer, z, x, y, sc):
+    """Return the list of (sql, params) that build a tile (the bench runs them bare).
+
+    Aggregated layers need the grid ids in the tile first; for those the second statement
+    is built by `aggregate_statement` from the first one's answer.
+    """
+    from cases.models import OPEN_STATUSES
+
+    params = sql_tiles.tile_params(z, x, y, grids=sc.grid_list())
+    kind = sc.kind
+    if layer == "grids":
+        return [sql_tiles.grids_sql(kind, params, with_names=z >= GRID_NAME_ZOOM)]
+    if layer == "areas":
+        return [sql_tiles.areas_sql(params)]
+    if layer == "workers":
+        return [sql_tiles.workers_sql(kind, params)]
+    if layer == "cases" and z >= POINT_ZOOM["cases"]:
+        return [sql_tiles.cases_points_sql(kind, params, OPEN_STATUSES)]
+    if layer == "rentals" and z >= POINT_ZOOM["rentals"]:
+        return [sql_tiles.rentals_points_sql(kind, params, _due_before(RENTAL_INSPECTION_DAYS))]
+    return [sql_tiles.grid_ids_in_tile_sql(kind, params)]
+
+
+def aggregate_statement(layer, z, x, y, sc, grid_ids):
+    """Return the (sql, params) of an aggregated tile for the grids it meets."""
+    data = summary(layer)
+    cols = SUMMARY_COLUMNS[layer]
+    ids = [g for g in grid_ids if g in data]
+    columns = {c: [data[g][i] for g in ids] for i, c in enumerate(cols)}
+    params = sql_tiles.tile_params(z, x, y)
+    return sql_tiles.aggregate_sql(layer, params, ids, columns)
+
+
+def build_tile(layer, z, x, y, sc):
+    """Return the bytes of a tile, built by PostGIS (no cache)."""
+    if sc.empty:
+        return b""
+    stmts = statements(layer, z, x, y, sc)
+    sql, params = stmts[0]
+    if layer in SUMMARY_COLUMNS and not (layer in POINT_ZOOM and z >= POINT_ZOOM[layer]):
+        grid_ids = sql_tiles.grid_ids_in_tile(sql, params)
+        if not grid_ids:
+            return b""
+        sql, params = aggregate_statement(layer, z, x, y, sc, grid_ids)
+    return sql_tiles.run_tile(sql, params)
+
+
+def tile(layer, z, x, y, user):
+    """Return (bytes, version, hit) of a tile for the user, from the cache when it can."""
+    check_tile(layer, z, x, y)
+    sc = viewer_scope(user)
+    ver = layer_version(layer)
+    key = f"gm:t:{_db()}:{layer}:{z}:{x}:{y}:{ver}:{sc.key}"
+    cache = tile_cache()
+    data = cache.get(key)
+    if data is not None:
+        return data, ver, True
+    data = build_tile(layer, z, x, y, sc)
+    cache.set(key, data, TILE_TIMEOUT.get(layer, DEFAULT_TILE_TIMEOUT))
+    return data, ver, False
+
+
+# --- signals ------------------------------------------------------------------------------
+
+_connected = False
+
+
+def connect_signals():
+    """Bump data versions when the ORM writes a row of a mapped layer (once per process)."""
+    global _connected
+    if _connected:
+        return
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from cases.models import Callback, Case, CaseEvent
+    from layers.models import Community, Grid, GridWorker, Person, RentalHouse, Street
+
+    mapping = {
+        Case: ("cases",),
+        CaseEvent: ("cases",),
+        Callback: ("cases",),
+        RentalHouse: ("rentals",),
+        Person: ("persons",),
+        Grid: ("grids",),
+        Street: ("grids",),
+        Community: ("grids",),
+        GridWorker: ("workers",),
+    }
+    for model, names in mapping.items():
+
+        def handler(sender, names=names, **kwargs):
+            bump(*names)
+
+        uid = f"gridmap.tiles.{model._meta.label_lower}"
+        post_save.connect(handler, sender=model, weak=False, dispatch_uid=uid + ".save")
+        post_delete.connect(handler, sender=model, weak=False, dispatch_uid=uid + ".delete")
+    m2m_changed.connect(
+        lambda **kw: bump("workers"),
+        sender=GridWorker.grids.through,
+        weak=False,
+        dispatch_uid="gridmap.tiles.workergrids",
+    )
+    _connected = True
