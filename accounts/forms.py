@@ -11,17 +11,19 @@ from accounts.models import AuditEntry, Role
 class ThrottledAuthenticationForm(AuthenticationForm):
     """The log-in form, saying so when the user name is locked after repeated failures."""
 
+    locked_message = ""
+
     def clean(self):
         username = self.cleaned_data.get("username")
         if username:
             until = services.login_locked_until(username, audit.client_ip(self.request))
             if until:
                 local = timezone.localtime(until)
-                raise forms.ValidationError(
+                self.locked_message = (
                     f"登录失败次数过多，账号已锁定至 {local:%H:%M}，请稍后再试 / "
-                    f"too many failed log-ins: locked until {local:%H:%M}",
-                    code="locked",
+                    f"too many failed log-ins: locked until {local:%H:%M}"
                 )
+                raise forms.ValidationError(self.locked_message, code="locked")
         return super().clean()
 
 

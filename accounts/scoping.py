@@ -144,16 +144,37 @@ def department_cases_q(user, prefix=""):
     return Q(**{f"{prefix}pk__in": case_ids})
 
 
+def worker_cases_q(user, prefix=""):
+    """Return the Q of the cases assigned to the user as a grid worker."""
+    try:
+        from cases.models import Assignment
+    except ImportError:
+        return NOTHING
+    case_ids = Assignment.objects.filter(worker__user=user).values("case_id")
+    return Q(**{f"{prefix}pk__in": case_ids})
+
+
 def scope_q(user, label):
     """Return the Q that limits rows of the model `label` (app_label.model) to the user."""
     if label not in PATHS:
         raise LookupError(f"no area scoping is defined for {label}")
     q = area_q(user, PATHS[label])
-    if user.is_authenticated and user.is_active and user.role == Role.DEPARTMENT:
-        if label == "cases.case":
-            q = department_cases_q(user)
-        elif label in CASE_CHILDREN:
-            q = department_cases_q(user, prefix=CASE_CHILDREN[label] + "__")
+    if not (user.is_authenticated and user.is_active):
+        return q
+    prefix = (
+        ""
+        if label == "cases.case"
+        else CASE_CHILDREN[label] + "__"
+        if label in CASE_CHILDREN
+        else None
+    )
+    if prefix is None:
+        return q
+    if user.role == Role.DEPARTMENT:
+        q = department_cases_q(user, prefix=prefix)
+    elif user.role == Role.GRID_WORKER:
+        # A grid worker also sees the cases assigned to him outside his grids.
+        q |= worker_cases_q(user, prefix=prefix)
     return q
 
 
