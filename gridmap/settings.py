@@ -134,7 +134,8 @@ WSGI_APPLICATION = "gridmap.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # cases/hotspots is a package of the cases app, not an app: name its templates.
+        "DIRS": [BASE_DIR / "templates", BASE_DIR / "cases" / "hotspots" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

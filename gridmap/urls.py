@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("cases.kpi_urls")),
     path("", include("cases.urls")),
     path("", include("gridmap.map_urls")),
+    path("analysis/hotspots/", include("cases.hotspots.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
