@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "layers",
     "cases",
     "gridmap",
+    "interop",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +252,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "网格化管理系统接口 / Grid-management API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from static/vendor (npm), never from a CDN.
+    "SWAGGER_UI_DIST": f"/{STATIC_URL}vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": f"/{STATIC_URL}vendor/swagger-ui/favicon-32x32.png",
 }
 
 # Caches. Vector tiles and map summaries (gridmap/tiles.py) go to a file cache that every

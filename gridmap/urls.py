@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("cases.urls")),
     path("", include("gridmap.map_urls")),
     path("analysis/hotspots/", include("cases.hotspots.urls")),
+    path("", include("interop.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
