@@ -39,18 +39,30 @@ def _messages(*keys):
 
 
 def bilingual(field):
-    """Give a serializer field bilingual error messages."""
-    field.error_messages.update(
-        {k: v for k, v in MESSAGES.items() if k in field.error_messages or k == "required"}
-    )
+    """Return the field (its messages are made bilingual by BilingualMixin)."""
     return field
+
+
+class BilingualMixin:
+    """Give every field of the serializer bilingual error messages.
+
+    DRF copies declared fields for each serializer instance, so the messages are set on
+    the copies here rather than on the declarations.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            for key, message in MESSAGES.items():
+                if key in field.error_messages:
+                    field.error_messages[key] = message
 
 
 def _choice_list(choices):
     return ", ".join(choices)
 
 
-class PartySerializer(serializers.Serializer):
+class PartySerializer(BilingualMixin, serializers.Serializer):
     name = bilingual(serializers.CharField(max_length=50))
     phone = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=30))
     id_number = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=30))
@@ -71,7 +83,7 @@ class PartySerializer(serializers.Serializer):
         return data
 
 
-class CaseCreateSerializer(serializers.Serializer):
+class CaseCreateSerializer(BilingualMixin, serializers.Serializer):
     source = bilingual(serializers.ChoiceField(choices=Source.values))
     category = bilingual(
         serializers.SlugRelatedField(
@@ -105,7 +117,6 @@ class CaseCreateSerializer(serializers.Serializer):
             "类别“{value}”不存在，见 /api/v1/categories/ / "
             "category “{value}” does not exist; see /api/v1/categories/"
         )
-        self.fields["category"].error_messages["invalid"] = MESSAGES["invalid"]
 
     def validate_crs(self, value):
         try:
@@ -339,7 +350,7 @@ class CaseDetail(generics.RetrieveAPIView):
         )
 
 
-class ActionSerializer(serializers.Serializer):
+class ActionSerializer(BilingualMixin, serializers.Serializer):
     version = bilingual(serializers.IntegerField(required=False, min_value=1))
     note = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=2000))
     reason = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=2000))
