@@ -361,7 +361,7 @@ def territory(user, now=None):
 
 
 def categories():
-    """Return the active case categories as (id, name)."""
+    """Return the active case categories as (code, name)."""
     from cases.models import Category
 
-    return list(Category.objects.filter(active=True).values_list("pk", "name"))
+    return list(Category.objects.filter(active=True).values_list("code", "name"))

@@ -1,24 +1,18 @@
 """Writes (and the export snapshot) of the map pages, on top of the cases services.
 
-The cases app owns the workflow: a report from the territory view is registered with
-``cases.services.case_register`` and a dispatch from the wall map goes through
-``cases.services.case_dispatch``. This module only validates what the map sends.
+The cases app owns the workflow: a report from the territory view is posted to the case
+API (/api/v1/cases/, ``cases.services.case_register``) and a dispatch from the wall map
+goes through ``cases.services.case_dispatch``.
 """
 
 import logging
 
-from django.contrib.gis.geos import Point
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from gridmap import map_selectors, sql_tiles, tiles
-from layers import crs as crs_mod
 
 log = logging.getLogger(__name__)
-
-# A territory view inlines its grids: beyond this many it is not a grid worker's territory.
-TERRITORY_MAX_GRIDS = 200
-MAX_DESCRIPTION = 2000
 
 
 class MapServiceError(ValueError):
@@ -70,81 +64,6 @@ def dispatch_case(*, user, case_id, version=None):
         raise MapServiceError(str(exc), status=409) from exc
     tiles.bump("cases")
     return {"id": case.pk, "status": case.status, "version": case.version}
-
-
-def _text(data, name, limit, required=False, label=""):
-    value = data.get(name, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise MapServiceError(f"{label}须为文本 / {name} must be text", field=name)
-    value = value.strip()
-    if required and not value:
-        raise MapServiceError(f"请填写{label} / {name} is required", field=name)
-    if len(value) > limit:
-        raise MapServiceError(
-            f"{label}不能超过 {limit} 字 / {name} must be at most {limit} characters",
-            field=name,
-        )
-    return value
-
-
-def parse_position(data):
-    """Return the storage Point of lon/lat given in data['crs'] (wgs84 default, gcj02 …)."""
-    try:
-        crs = crs_mod.parse_crs(data.get("crs") or "wgs84")
-    except crs_mod.CRSError as exc:
-        raise MapServiceError(str(exc), field="crs") from exc
-    lon = crs_mod.parse_float_array(data.get("lon"))
-    lat = crs_mod.parse_float_array(data.get("lat"))
-    code = str(crs_mod.check_coordinates(lon, lat, bbox=(-180, -90, 180, 90)))
-    if code:
-        raise MapServiceError(str(crs_mod.coordinate_messages(code)), field="lon")
-    x, y = crs_mod.to_storage(float(lon), float(lat), crs)
-    code = str(crs_mod.check_coordinates(float(x), float(y)))
-    if code:
-        raise MapServiceError(str(crs_mod.coordinate_messages(code)), field="lon")
-    return Point(float(x), float(y), srid=4326)
-
-
-def report_incident(*, user, data):
-    """Register an incident reported from the field (source: grid-worker patrol)."""
-    from cases.models import Category, Source, Urgency
-
-    services = _cases_services()
-    if services is None or not hasattr(services, "case_register"):
-        raise MapServiceError("登记服务不可用 / registration is not available", status=503)
-    description = _text(data, "description", MAX_DESCRIPTION, required=True, label="情况描述")
-    title = _text(data, "title", 120, label="标题")
-    address = _text(data, "address", 200, label="地址")
-    raw_category = data.get("category")
-    try:
-        category = Category.objects.get(pk=int(raw_category), active=True)
-    except (TypeError, ValueError, Category.DoesNotExist):
-        raise MapServiceError(
-            "请选择有效的事项类别 / choose a valid category", field="category"
-        ) from None
-    urgency = data.get("urgency") or Urgency.NORMAL
-    if urgency not in Urgency.values:
-        raise MapServiceError("紧急程度无效 / invalid urgency", field="urgency")
-    location = parse_position(data)
-    key = _text(data, "idempotency_key", 80, label="幂等键") or None
-    try:
-        case, _created = services.case_register(
-            source=Source.PATROL,
-            category=category,
-            description=description,
-            title=title,
-            address=address,
-            location=location,
-            urgency=urgency,
-            by=user,
-            idempotency_key=key,
-        )
-    except services.CaseError as exc:
-        raise MapServiceError(str(exc), field=getattr(exc, "code", None)) from exc
-    tiles.bump("cases")
-    return case
 
 
 def parse_bbox(value):

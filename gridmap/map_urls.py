@@ -22,7 +22,6 @@ register_converter(SignedIntConverter, "tileint")
 urlpatterns = [
     path("map/wall/", mapviews.wall, name="map-wall"),
     path("map/territory/", mapviews.territory, name="map-territory"),
-    path("map/territory/report/", mapviews.report, name="map-report"),
     path(
         "tiles/<slug:layer>/<tileint:z>/<tileint:x>/<tileint:y>.pbf",
         mapviews.tile,

@@ -4,12 +4,10 @@ vector tiles, the small JSON they poll, and standalone HTML exports.
 Views only parse, authorise, call selectors/services and render.
 """
 
-import json
 import logging
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -97,19 +95,16 @@ def wall(request):
 def territory(request):
     """Show a grid worker's day on a phone: his grids, what is due, his cases, report."""
     user = request.user
+    if user.role != Role.GRID_WORKER:
+        # A territory is a grid worker's; other roles see their area on the wall map.
+        return render(request, "gridmap/map_territory.html", {"not_worker": True})
     data = map_selectors.territory(user)
     ids = [g["pk"] for g in data["grids"]]
-    if len(ids) > map_services.TERRITORY_MAX_GRIDS:
-        return render(
-            request,
-            "gridmap/map_territory.html",
-            {"too_many": True, "count": len(ids)},
-        )
     bounds = map_selectors.viewer_bounds(user) if ids else None
     grids = sql_tiles.grids_geojson(ids)
     config = {
         "urls": {
-            "report": reverse("map-report"),
+            "report": reverse("cases:api-cases"),
             "case": reverse("map-case", args=[0]).replace("/0.json", "/{id}.json"),
             "live": reverse("map-live"),
         },
@@ -234,33 +229,6 @@ def dispatch(request, case_id):
     except map_services.MapServiceError as exc:
         return _error(exc.status, *str(exc).split(" / ", 1))
     return JsonResponse(result)
-
-
-@require_POST
-@api_login_required
-def report(request):
-    """Register an incident a grid worker reports from his phone, at his position."""
-    if request.content_type == "application/json":
-        try:
-            payload = json.loads(request.body or b"{}")
-        except ValueError:
-            return _error(400, "请求体不是有效的 JSON", "the body is not valid JSON")
-        if not isinstance(payload, dict):
-            return _error(400, "请求体须为对象", "the body must be an object")
-    else:
-        payload = request.POST
-    try:
-        with transaction.atomic():
-            case = map_services.report_incident(user=request.user, data=payload)
-    except map_services.MapServiceError as exc:
-        body = {"detail": str(exc)}
-        if exc.field:
-            body["field"] = exc.field
-        return JsonResponse(body, status=exc.status)
-    return JsonResponse(
-        {"id": case.pk, "number": case.number, "grid": case.grid.name if case.grid_id else ""},
-        status=201,
-    )
 
 
 # --- export -------------------------------------------------------------------------------

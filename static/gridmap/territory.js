@@ -27,6 +27,15 @@
     }).catch(function () {});
   }
 
+  // DRF answers {"field": ["message"]} or {"detail": "message"}: show every message.
+  function errorText(body) {
+    if (!body || typeof body !== "object") return "提交失败 / failed";
+    return Object.keys(body).map(function (k) {
+      var v = body[k];
+      return Array.isArray(v) ? v.join("；") : typeof v === "object" ? errorText(v) : String(v);
+    }).join("；");
+  }
+
   function report() {
     var form = document.getElementById("gm-report");
     if (!form) return;
@@ -48,23 +57,25 @@
     });
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var data = {};
-      ["category", "title", "description", "address", "lon", "lat", "crs", "idempotency_key"].forEach(function (n) {
-        data[n] = form.elements[n].value;
-      });
+      var f = form.elements;
+      var lon = parseFloat(f.lon.value), lat = parseFloat(f.lat.value);
+      var data = { source: "patrol", category: f.category.value, title: f.title.value,
+        description: f.description.value, address: f.address.value, crs: f.crs.value };
+      if (isFinite(lon) && isFinite(lat)) data.location = { type: "Point", coordinates: [lon, lat] };
       msg.className = "";
       msg.textContent = "提交中… sending";
       var submit = form.querySelector("button[type=submit]");
       submit.disabled = true;
       fetch(t.config.urls.report, {
         method: "POST", credentials: "same-origin", body: JSON.stringify(data),
-        headers: { "Content-Type": "application/json", "X-CSRFToken": GM.csrf(), Accept: "application/json" },
+        headers: { "Content-Type": "application/json", "X-CSRFToken": GM.csrf(), Accept: "application/json",
+          "Idempotency-Key": f.idempotency_key.value },
       }).then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); })
         .then(function (res) {
           submit.disabled = false;
-          if (!res[0]) { msg.className = "error"; msg.textContent = res[1].detail; return; }
+          if (!res[0]) { msg.className = "error"; msg.textContent = errorText(res[1]); return; }
           msg.className = "ok";
-          msg.textContent = "已上报 " + res[1].number + (res[1].grid ? "（" + res[1].grid + "）" : "");
+          msg.textContent = "已上报 " + res[1].number + (res[1].grid_name ? "（" + res[1].grid_name + "）" : "");
           form.reset();
           form.elements.idempotency_key.value = key();
           refresh();
