@@ -9,7 +9,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
 
-        from accounts import signals  # noqa: F401 (connects the log-in throttle)
+        from accounts import schema, signals  # noqa: F401 (OpenAPI extension, log-in throttle)
         from accounts.scoping import scope_admin_site
 
         # The admin app (first in INSTALLED_APPS) has registered every ModelAdmin by now.
