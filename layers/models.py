@@ -308,3 +308,62 @@ class Person(InGrid):
         from gridmap.pii import mask_name
 
         return mask_name(self.name)
+
+
+class ImportJob(models.Model):
+    """One import of a file (导入任务): its progress, counts and row-level error report."""
+
+    class Kind(models.TextChoices):
+        AREAS = "areas", _("Streets and communities")
+        GRIDS = "grids", _("Grids")
+        RENTALS = "rentals", _("Rental houses")
+        PERSONS = "persons", _("Persons")
+        CASES = "cases", _("Cases")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    filename = models.CharField(_("file"), max_length=255)
+    path = models.CharField(max_length=500, blank=True)
+    crs = models.CharField(_("coordinate system"), max_length=20, blank=True)
+    partial = models.BooleanField(_("keep the good rows"), default=False)
+    dry_run = models.BooleanField(_("check only"), default=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    # [[row, column, reason], ...], the first ImportReport.MAX_ERRORS of them.
+    errors = models.JSONField(_("error report"), default=list, blank=True)
+    notes = models.JSONField(_("notes"), default=list, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.filename}"
+
+    @property
+    def percent(self):
+        if not self.total_rows:
+            return 100 if self.status in (self.Status.DONE, self.Status.FAILED) else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
