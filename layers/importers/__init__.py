@@ -37,6 +37,7 @@ def count_rows(path):
 def run_import(kind, path, *, crs="wgs84", partial=False, dry_run=False, progress=None, **options):
     """Import a file; return its ImportReport (raises nothing for bad input)."""
     report = ImportReport()
+    report.partial_ok = partial
     started = time.perf_counter()
     try:
         if kind not in KINDS:

@@ -26,6 +26,8 @@ class ImportReport:
         self.counts = {"rows": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0}
         self.committed = False
         self.message = ""
+        # Set by run_import: whether rows with errors may be dropped (partial import).
+        self.partial_ok = False
 
     def error(self, row, column, reason):
         """Record that a row (1-based, as numbered in the file) was rejected."""
