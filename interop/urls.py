@@ -1,10 +1,10 @@
 """URLs of the interoperability interfaces: REST layers, OpenAPI, Open311, OGC API."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from interop import rest
+from interop import ogcapi, rest
 
 router = SimpleRouter()
 router.register("api/v1/areas/streets", rest.StreetViewSet, basename="api-street")
@@ -19,4 +19,24 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="interop:schema"), name="docs"),
     path("", include(router.urls)),
+    # OGC API – Features: clients build URLs with and without a trailing slash.
+    re_path(r"^ogcapi/?$", ogcapi.LandingPage.as_view(), name="ogc-landing"),
+    re_path(r"^ogcapi/conformance/?$", ogcapi.Conformance.as_view(), name="ogc-conformance"),
+    re_path(r"^ogcapi/api/?$", ogcapi.ApiDefinition.as_view(), name="ogc-api"),
+    re_path(r"^ogcapi/collections/?$", ogcapi.Collections.as_view(), name="ogc-collections"),
+    re_path(
+        r"^ogcapi/collections/(?P<collection_id>[^/]+)/?$",
+        ogcapi.CollectionDetail.as_view(),
+        name="ogc-collection",
+    ),
+    re_path(
+        r"^ogcapi/collections/(?P<collection_id>[^/]+)/items/?$",
+        ogcapi.Items.as_view(),
+        name="ogc-items",
+    ),
+    re_path(
+        r"^ogcapi/collections/(?P<collection_id>[^/]+)/items/(?P<feature_id>[^/]+)/?$",
+        ogcapi.Item.as_view(),
+        name="ogc-item",
+    ),
 ]
