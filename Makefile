@@ -4,7 +4,7 @@ PY := .venv/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := gridmap.settings
 
-.PHONY: run test stop setup db bench lint messages
+.PHONY: run test stop setup db bench lint messages serve
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,10 @@ run: db
 	  echo "gridmap: periodic jobs started (pid $$(cat var/jobs.pid), log var/jobs.log)"
 	@echo "gridmap: serving on http://127.0.0.1:$(PORT)/ (demo accounts: see README.md; stop with make stop)"
 	@mkdir -p var && echo $$$$ > var/server.pid && exec $(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)
+
+# Production serving (gunicorn + job workers + WhiteNoise + JSON logs): scripts/serve.sh.
+serve: db
+	@bash scripts/serve.sh
 
 test: db
 	@$(PY) manage.py prepare

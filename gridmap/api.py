@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 def exception_handler(exc, context):
     """Answer database outages with 503 and a bilingual message instead of a 500."""
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, (OperationalError, InterfaceError)):
         log.warning("database unavailable: %s", exc)
         return Response(
             {"detail": "数据库暂时不可用，请稍后重试 / Database unavailable, retry shortly."},

@@ -127,6 +127,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Ops (gridmap/outage.py, gridmap/db_router.py): 503 on a database outage; replica reads.
+    "gridmap.outage.DatabaseOutageMiddleware",
+    "gridmap.db_router.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "gridmap.urls"
@@ -151,8 +154,8 @@ TEMPLATES = [
 ]
 
 
-def _database():
-    url = os.environ.get("DATABASE_URL")
+def _database(url=None, name="DATABASE_URL"):
+    url = url or os.environ.get("DATABASE_URL")
     if not url:
         port_file = VAR_DIR / "pg" / "port"
         port = port_file.read_text().strip() if port_file.exists() else "55432"
@@ -160,10 +163,10 @@ def _database():
     try:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+        raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from exc
     if config["ENGINE"] != "django.contrib.gis.db.backends.postgis":
         raise ImproperlyConfigured(
-            "DATABASE_URL must be a PostGIS URL (postgis://user:password@host:port/name)."
+            f"{name} must be a PostGIS URL (postgis://user:password@host:port/name)."
         )
     config.setdefault("OPTIONS", {})["connect_timeout"] = 5
     config["TEST"] = {"NAME": os.environ.get("GRIDMAP_TEST_DB", "test_gridmap")}
@@ -171,6 +174,21 @@ def _database():
 
 
 DATABASES = {"default": _database()}
+
+# A streaming replica (scripts/replica.sh) for tile and analysis reads: gridmap/db_router.py.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = _database(os.environ["DATABASE_REPLICA_URL"], "DATABASE_REPLICA_URL")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["gridmap.db_router.PrimaryReplicaRouter"]
+# After a write, the client reads from the primary for this long (replication lag).
+REPLICA_PIN_SECONDS = float(os.environ.get("REPLICA_PIN_SECONDS", 10))
+REPLICA_MAX_LAG_SECONDS = float(os.environ.get("REPLICA_MAX_LAG_SECONDS", 5))
+REPLICA_LAG_CHECK_SECONDS = float(os.environ.get("REPLICA_LAG_CHECK_SECONDS", 2))
+REPLICA_PATH_PREFIXES = tuple(env_list("REPLICA_PATH_PREFIXES", ["/tiles/", "/analysis/"]))
+# /healthz: job workers count as dead after this long without a successful pass; with
+# HEALTHZ_REQUIRE_JOBS (scripts/serve.sh sets it) /healthz then answers 503.
+JOBS_STALE_SECONDS = int(os.environ.get("JOBS_STALE_SECONDS", 180))
+HEALTHZ_REQUIRE_JOBS = env_bool("HEALTHZ_REQUIRE_JOBS", PRODUCTION)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Every geometry is stored in EPSG:4326 (WGS84 lon/lat). Official Chinese data comes in
@@ -287,13 +305,21 @@ SECURE_HSTS_PRELOAD = PRODUCTION
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# LOG_FORMAT=json: one JSON object per line (gridmap/logging.py), as scripts/serve.sh runs.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "gridmap.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

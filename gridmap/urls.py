@@ -19,3 +19,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
+
+# A database outage anywhere in a request answers 503 with a clear message, not 500.
+handler500 = "gridmap.outage.server_error"

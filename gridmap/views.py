@@ -20,10 +20,17 @@ def home(request):
 
 @require_GET
 def healthz(request):
-    """Answer 200 when the database answers, 503 otherwise."""
+    """Answer 200 when the database answers and the periodic jobs run, 503 otherwise.
+
+    Without HEALTHZ_REQUIRE_JOBS (set by scripts/serve.sh) the jobs are reported only.
+    """
+    from gridmap import health
+
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        jobs = health.status()
     except Exception:  # noqa: BLE001 (any failure means unhealthy)
         return JsonResponse({"database": "down"}, status=503)
-    return JsonResponse({"database": "ok"})
+    ok = jobs["status"] == "ok" or not health.jobs_required()
+    return JsonResponse({"database": "ok", "jobs": jobs}, status=200 if ok else 503)

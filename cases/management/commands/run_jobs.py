@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from cases import jobs
+from gridmap import health
 
 log = logging.getLogger("cases.jobs")
 
@@ -41,8 +42,10 @@ class Command(BaseCommand):
                 summary = jobs.run_once()
                 if any(summary["time_limits"].values()):
                     self.stdout.write(f"gridmap jobs: {summary}")
-            except Exception:  # noqa: BLE001 (the loop outlives a database restart)
+                health.beat(ok=True)  # /healthz counts this worker as alive
+            except Exception as exc:  # noqa: BLE001 (the loop outlives a database restart)
                 log.exception("gridmap jobs: pass failed; retrying next interval")
+                health.beat(ok=False, error=exc)
             finally:
                 close_old_connections()
             slept = 0.0
