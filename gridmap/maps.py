@@ -248,7 +248,9 @@ WALL_LAYERS = (
 
 def wall_map(bounds, versions, config):
     """Return the command-centre wall map: dark, full screen, every big layer as tiles."""
-    fmap = base_map(bounds=bounds, dark=True, zoom_control=False)
+    # The page fits the bounds itself (static/gridmap/wall.js), leaving room for its panels.
+    fmap = base_map(dark=True, zoom_control=False)
+    config = {**config, "bounds": bounds}
     plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(fmap)
     layers = {}
     for key, tile_layer, name, show, interactive in WALL_LAYERS:
@@ -257,7 +259,7 @@ def wall_map(bounds, versions, config):
         )
         layer.add_to(fmap)
         layers[key] = layer
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    folium.LayerControl(collapsed=False, position="topleft").add_to(fmap)
     MapInit("GM.wall.init", layers, config).add_to(fmap)
     return fmap
 

@@ -225,7 +225,8 @@
       GM.breaks.forEach(function (b, idx) {
         var i = GM.el("i"); i.style.background = OPEN_COLOURS[idx + 1];
         var next = GM.breaks[idx + 1];
-        box.appendChild(GM.el("div", {}, [i, next ? b + "–" + (next - 1) : "≥ " + b]));
+        var label = !next ? "≥ " + b : next - 1 > b ? b + "–" + (next - 1) : String(b);
+        box.appendChild(GM.el("div", {}, [i, label]));
       });
     }
     var od = GM.el("i", { className: "dot overdue" });
@@ -340,6 +341,14 @@
     wall.layers = layers;
     wall.config = config;
     wall.maxId = null;
+    if (config.bounds) {
+      // Keep the district clear of the header and of the KPI panel on the right.
+      var top = document.querySelector(".gm-top"), panel = document.querySelector(".gm-panel");
+      map.fitBounds(config.bounds, {
+        paddingTopLeft: [20, (top ? top.offsetHeight : 0) + 20],
+        paddingBottomRight: [(panel ? panel.offsetWidth : 0) + 20, 20],
+      });
+    }
     layers.grids.on("click", function (e) {
       if (e.layer && e.layer.properties) gridPopup(map, e.latlng, GM.url(config.urls.grid, e.layer.properties.id), config.urls);
     });

@@ -1,0 +1,136 @@
+"""The wall map and the territory view in headless Chromium (no internet, no console errors)."""
+
+import time
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def wait_ready(page, watch=None):
+    try:
+        page.wait_for_function("() => window.GM && GM.ready === true", timeout=30000)
+    except Exception as exc:
+        raise AssertionError(
+            f"page not ready: {page.url} {watch.errors if watch else None} {page.content()[:1500]}"
+        ) from exc
+
+
+def worker_grids(django_db_blocker):
+    from accounts.models import User
+    from accounts.scoping import territory_grid_ids
+    from layers.models import Grid
+
+    with django_db_blocker.unblock():
+        user = User.objects.get(username="wangge")
+        return list(Grid.objects.filter(pk__in=territory_grid_ids(user)).order_by("code"))
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)])
+def test_wall_map_loads_clean_and_offline(open_page, size):
+    page, watch = open_page("zhihui", "/map/wall/", viewport=size)
+    wait_ready(page, watch)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#gm-feed li').length > 0 &&"
+        " document.getElementById('kpi-open').textContent !== '–'",
+        timeout=30000,
+    )
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(ARTIFACTS / f"wall-{size[0]}x{size[1]}.png"))
+    assert watch.outside == []
+    assert watch.errors == []
+    assert any("/tiles/grids/" in url for url in watch.requests)
+    assert any("/tiles/cases/" in url for url in watch.requests)
+
+
+def test_wall_map_layers_toggle(open_page):
+    page, watch = open_page("zhihui", "/map/wall/")
+    wait_ready(page, watch)
+    has = "key => GM.wall.map.hasLayer(GM.wall.layers[key])"
+    assert page.evaluate(has, "rentals") is False
+    page.get_by_text("出租房屋 Rental houses").click()
+    page.wait_for_function("() => GM.wall.map.hasLayer(GM.wall.layers.rentals)")
+    page.wait_for_load_state("networkidle")
+    assert any("/tiles/rentals/" in url for url in watch.requests)
+    page.get_by_text("出租房屋 Rental houses").click()
+    assert page.evaluate(has, "rentals") is False
+    page.get_by_text("网格 Grids", exact=True).click()
+    assert page.evaluate(has, "grids") is False
+    page.get_by_text("网格 Grids", exact=True).click()
+    assert page.evaluate(has, "grids") is True
+    page.get_by_role("button", name="热点分析 Hot spots").click()
+    page.wait_for_function(
+        "() => GM.mode === 'hot' && document.getElementById('gm-legend')"
+        ".textContent.indexOf('热点') >= 0"
+    )
+    page.screenshot(path=str(ARTIFACTS / "wall-hotspots.png"))
+    assert watch.errors == [] and watch.outside == []
+
+
+def test_case_reported_through_the_api_shows_on_the_wall_within_10_s(open_page, django_db_blocker):
+    grid = worker_grids(django_db_blocker)[0]
+    with django_db_blocker.unblock():
+        point = grid.geom.point_on_surface
+        from cases.models import Category
+
+        category = Category.objects.filter(active=True).order_by("order").first()
+    wall, wall_watch = open_page("zhihui", "/map/wall/")
+    wait_ready(wall, wall_watch)
+    wall.wait_for_function("() => GM.wall.maxId !== null", timeout=10000)
+    phone, phone_watch = open_page(
+        "wangge",
+        "/map/territory/",
+        viewport=(375, 812),
+        geolocation={"longitude": point.x, "latitude": point.y},
+        permissions=["geolocation"],
+        is_mobile=True,
+        has_touch=True,
+    )
+    wait_ready(phone, phone_watch)
+    phone.get_by_role("button", name="上报 Report").click()
+    phone.select_option("select[name=category]", category.code)
+    phone.fill("input[name=title]", "浏览器测试上报")
+    phone.fill("textarea[name=description]", "楼道堆放杂物 <script>window.__xss=1</script>")
+    phone.get_by_role("button", name="使用当前位置 Use my position").click()
+    phone.wait_for_function("() => document.querySelector('input[name=lon]').value !== ''")
+    phone.screenshot(path=str(ARTIFACTS / "territory-report-375.png"), full_page=True)
+    phone.get_by_role("button", name="上报 Submit").click()
+    phone.wait_for_selector("#gm-report-msg.ok", timeout=10000)
+    number = phone.text_content("#gm-report-msg").split()[1]
+    started = time.monotonic()
+    wall.wait_for_selector(f'#gm-feed li[data-number="{number}"]', timeout=10000)
+    assert time.monotonic() - started < 10
+    wall.screenshot(path=str(ARTIFACTS / "wall-new-case.png"))
+    # Its popup shows the description as text: the <script> in it stays inert.
+    wall.click(f'#gm-feed li[data-number="{number}"]')
+    wall.wait_for_selector(".gm-case-popup .desc")
+    assert "<script>" in wall.text_content(".gm-case-popup .desc")
+    assert wall.evaluate("() => window.__xss") is None
+    assert wall.locator(".gm-case-popup script").count() == 0
+    wall.screenshot(path=str(ARTIFACTS / "wall-case-popup.png"))
+    assert wall_watch.errors == [] and phone_watch.errors == []
+    assert wall_watch.outside == [] and phone_watch.outside == []
+
+
+def test_territory_at_375_shows_only_the_workers_grids(open_page, django_db_blocker):
+    mine = worker_grids(django_db_blocker)
+    page, watch = open_page(
+        "wangge", "/map/territory/", viewport=(375, 812), is_mobile=True, has_touch=True
+    )
+    wait_ready(page, watch)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(ARTIFACTS / "territory-375x812.png"), full_page=True)
+    ids = page.evaluate(
+        "() => { const ids = []; GM.territory.map.eachLayer(l => {"
+        " const p = l.feature && l.feature.properties;"
+        " if (p && p.code) ids.push(p.id); });"
+        " return ids.sort((a, b) => a - b); }"
+    )
+    assert ids == sorted(g.pk for g in mine)
+    names = page.locator(".gm-t-grid").all_text_contents()
+    assert names == [g.name for g in mine]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375
+    assert watch.errors == [] and watch.outside == []
