@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("gridmap.map_urls")),
     path("analysis/hotspots/", include("cases.hotspots.urls")),
     path("", include("interop.urls")),
+    path("", include("layers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -82,3 +82,64 @@ def district_counts(user=None):
         "open_cases": rows(Case.objects.filter(status__in=OPEN_STATUSES)).count(),
         "unassigned": rows(Case.objects.filter(grid__isnull=True)).count(),
     }
+
+
+# --- locate, unassigned points, exports ---------------------------------------------------
+
+
+def locate(user, lon, lat):
+    """Return the areas at a WGS84 point and, if the user may see that grid, its workers."""
+    from accounts.scoping import scope
+    from layers import sql
+
+    found = sql.locate(lon, lat)
+    grid = found["grid"]
+    visible = grid is not None and scope(user, Grid.objects.filter(pk=grid["id"])).exists()
+    found["workers"] = found["workers"] if visible else []
+    found["workers_visible"] = visible
+    return found
+
+
+def point_models():
+    """Return {layer name: model} of the point layers that carry a grid."""
+    from cases.models import Case
+    from layers.models import Compound, Organisation, Person, RentalHouse
+
+    return {
+        "rentals": RentalHouse,
+        "persons": Person,
+        "cases": Case,
+        "organisations": Organisation,
+        "compounds": Compound,
+    }
+
+
+def unassigned(user, layer):
+    """Return the user's point records of a layer that lie outside every current grid."""
+    from accounts.scoping import scope
+
+    model = point_models()[layer]
+    qs = model.objects.filter(grid__isnull=True)
+    # A point outside every grid may also lie outside every street: area scoping cannot
+    # reach it, so whole-district roles see those too (nothing else would).
+    return scope(user, qs) | _unplaced_for(user, qs)
+
+
+def _unplaced_for(user, qs):
+    from accounts.scoping import WHOLE_DISTRICT_ROLES, is_system_admin
+
+    if is_system_admin(user) or getattr(user, "role", None) in WHOLE_DISTRICT_ROLES:
+        return qs.filter(street__isnull=True)
+    return qs.none()
+
+
+def unassigned_counts(user):
+    """Return {layer: number of the user's points outside every grid}."""
+    return {layer: unassigned(user, layer).count() for layer in point_models()}
+
+
+def import_jobs(user, limit=50):
+    """Return the latest import jobs (administrators see all)."""
+    from layers.models import ImportJob
+
+    return ImportJob.objects.select_related("created_by")[:limit]

@@ -119,7 +119,8 @@ def update_from_stage(table, stage, columns, compare):
     Only rows where one of `compare` differs are written, so a re-import of the same file
     changes nothing (not even updated_at).
     """
-    assignments = ", ".join(f'"{c}" = s."{c}"' for c in columns if c != "id")
+    skip = {"id", "created_at", "updated_at"}
+    assignments = ", ".join(f'"{c}" = s."{c}"' for c in columns if c not in skip)
     left = ", ".join(f't."{c}"' for c in compare)
     right = ", ".join(f's."{c}"' for c in compare)
     with connection.cursor() as cursor:

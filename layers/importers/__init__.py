@@ -80,7 +80,9 @@ def run_import(kind, path, *, crs="wgs84", partial=False, dry_run=False, progres
     except ImportFailed as exc:
         report.message = exc.message
         report.committed = False
+        report.failed = True
     except DatabaseError as exc:
+        report.failed = True
         report.message = f"数据库错误，未写入任何数据 / database error, nothing written: {exc}"
         report.committed = False
     if not report.committed:

@@ -154,14 +154,10 @@ class PointLayer:
         if len(old):
             old = self.before_update(old)
             old["id"] = old[self.key].map(existing).astype(np.int64)
-            old["created_at"] = now
-            old["updated_at"] = now
             stage = f"stage_{self.kind}"
             sql.create_stage(self.table, stage, list(old.columns))
             copy_frame(stage, old)
-            updated = sql.update_from_stage(
-                self.table, stage, [c for c in old.columns if c != "created_at"], self.compare
-            )
+            updated = sql.update_from_stage(self.table, stage, list(old.columns), self.compare)
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE {stage}")
         return inserted, updated, len(old) - updated

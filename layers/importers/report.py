@@ -28,6 +28,8 @@ class ImportReport:
         self.message = ""
         # Set by run_import: whether rows with errors may be dropped (partial import).
         self.partial_ok = False
+        # True when the file could not be imported at all (format, size, columns...).
+        self.failed = False
 
     def error(self, row, column, reason):
         """Record that a row (1-based, as numbered in the file) was rejected."""
