@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from interop import ogcapi, rest
+from interop import ogcapi, open311, rest
 
 router = SimpleRouter()
 router.register("api/v1/areas/streets", rest.StreetViewSet, basename="api-street")
@@ -19,6 +19,20 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="interop:schema"), name="docs"),
     path("", include(router.urls)),
+    # Open311 GeoReport v2: every resource as .json and .xml.
+    re_path(r"^open311/v2/discovery\.(?P<fmt>\w+)$", open311.discovery, name="open311-discovery"),
+    re_path(r"^open311/v2/services\.(?P<fmt>\w+)$", open311.service_list, name="open311-services"),
+    re_path(
+        r"^open311/v2/services/(?P<service_code>[^/]+?)\.(?P<fmt>\w+)$",
+        open311.service_definition,
+        name="open311-service",
+    ),
+    re_path(r"^open311/v2/requests\.(?P<fmt>\w+)$", open311.requests, name="open311-requests"),
+    re_path(
+        r"^open311/v2/requests/(?P<request_id>[^/]+?)\.(?P<fmt>\w+)$",
+        open311.request_detail,
+        name="open311-request",
+    ),
     # OGC API – Features: clients build URLs with and without a trailing slash.
     re_path(r"^ogcapi/?$", ogcapi.LandingPage.as_view(), name="ogc-landing"),
     re_path(r"^ogcapi/conformance/?$", ogcapi.Conformance.as_view(), name="ogc-conformance"),
