@@ -49,6 +49,10 @@ def record(*, user, action, obj=None, reason="", request=None, detail=None, fiel
     if obj is not None:
         model = obj._meta.label_lower
         object_pk = str(obj.pk)
+    if request is not None and action == AuditEntry.Action.EXPORT:
+        # gridmap.middleware.AuditExportMiddleware then does not record the download again.
+        # (A DRF Request wraps the HttpRequest that the middleware sees.)
+        getattr(request, "_request", request)._audit_export_recorded = True
     authenticated = user is not None and user.is_authenticated
     meta = request.META if request is not None else {}
     return AuditEntry.objects.create(

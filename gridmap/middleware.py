@@ -49,3 +49,42 @@ class SecurityHeadersMiddleware:
         if settings.PRODUCTION:
             response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
+
+
+class AuditExportMiddleware:
+    """Write an audit entry for every export: every download answered to a signed-in user.
+
+    A download is a successful response with ``Content-Disposition: attachment`` (the
+    XLSX, PDF, CSV, GeoJSON and HTML exports of every app), so a new export is audited
+    without its view having to remember. A view that records its own, richer entry
+    (accounts.audit.record with the request) is not recorded twice.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        disposition = response.headers.get("Content-Disposition", "")
+        if (
+            200 <= response.status_code < 300
+            and disposition.lower().startswith("attachment")
+            and not getattr(request, "_audit_export_recorded", False)
+        ):
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                from accounts import audit
+
+                match = getattr(request, "resolver_match", None)
+                audit.record(
+                    user=user,
+                    action="export",
+                    request=request,
+                    detail={
+                        "route": match.view_name if match else "",
+                        "query": request.GET.dict(),
+                        "content_type": response.headers.get("Content-Type", ""),
+                        "filename": disposition[:200],
+                    },
+                )
+        return response

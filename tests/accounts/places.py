@@ -150,6 +150,26 @@ def make_case(point, place, **kwargs):
     return case
 
 
+def case_children(case, place):
+    """Return a consultation, an attachment and a reminder letter of the case."""
+    from django.core.files.base import ContentFile
+
+    from cases.models import Attachment, Consultation, Reminder
+
+    now = timezone.now()
+    attachment = Attachment(
+        case=case, name=f"{marker(place)}.txt", content_type="text/plain", size=6, at=now
+    )
+    attachment.file.save(f"{marker(place)}.txt", ContentFile(b"ZZFILE"), save=True)
+    return {
+        "cases.consultation": Consultation.objects.create(case=case, convened_at=now),
+        "cases.attachment": attachment,
+        "cases.reminder": Reminder.objects.create(
+            case=case, kind="letter", deadline=now, created_at=now, unit_name="测试"
+        ),
+    }
+
+
 def build_places():
     """Create the records of the four places and return {place: Place}."""
     from cases.models import Assignment, HandlerUnit
@@ -181,7 +201,9 @@ def build_places():
             "layers.community": grid.community,
             "layers.street": grid.community.street,
         }
-        place.objects["cases.party"] = place.objects["cases.case"].parties.first()
+        case = place.objects["cases.case"]
+        place.objects["cases.party"] = case.parties.first()
+        place.objects.update(case_children(case, name))
         worker = GridWorker.objects.filter(grids=grid).first()
         if worker is None:
             worker = GridWorker.objects.create(name=f"{marker(name)} 网格员")

@@ -1,0 +1,363 @@
+"""The authorisation matrix: every route × every role × a record inside and outside its area.
+
+The routes come from the URL configuration. Every named route must be classified in
+RULES below (by exact name, or by a prefix ending in ``*``), or
+``test_every_route_is_classified`` fails and lists it: a new endpoint cannot slip in
+unchecked. For each classified route, each demo role (and an anonymous visitor) calls it:
+
+- anonymous: redirected to the log-in page, or 401/403 (public routes excepted);
+- a role not in ``allowed``: 403 or 404 (or a redirect to the log-in page);
+- a role in ``allowed``: not 401/403/404, never a 5xx; for a route about one record
+  (``obj``), the record inside the role's area is allowed and the one outside is refused
+  (the system administrator sees both);
+- ``area_list`` routes (lists, searches, maps, exports): the answer never contains the
+  marker of a record outside the role's area;
+- ``export`` routes: a successful download leaves an audit entry.
+
+The places A-D and the inside/outside pairs of each role: tests/accounts/places.py.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.auth.models import AnonymousUser  # noqa: F401 (documentation)
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.accounts.places import INSIDE_OUTSIDE, ROLES, marker
+
+EVERYONE = frozenset(ROLES)
+NOT_DEPARTMENT = EVERYONE - {"renshe"}
+INTAKE = frozenset({"admin", "zhihui", "shouli", "majie", "chuanfang", "wangge"})
+REVEAL = frozenset({"zhihui", "majie", "chuanfang", "wangge"})
+# Who sees a street / community record at all (area_q: a community centre has no street).
+STREET_READERS = frozenset({"admin", "zhihui", "shouli", "fenxi", "majie"})
+COMMUNITY_READERS = STREET_READERS | {"chuanfang"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a route is expected to answer."""
+
+    allowed: frozenset = EVERYONE
+    public: bool = False
+    obj: str = ""  # model label of the record named by the route's id kwarg
+    pk_kwarg: str = ""  # name of that kwarg (default: the route's only int-like kwarg)
+    kwargs: dict = field(default_factory=dict)
+    query: dict = field(default_factory=dict)
+    method: str = "get"
+    data: dict = field(default_factory=dict)
+    inside: str = "allow"  # "allow": inside must be allowed; "any": not checked (actions)
+    area_list: bool = False
+    export: bool = False
+    skip: str = ""  # why the generic check does not apply (and where it is tested)
+
+
+def R(**kwargs):
+    return Rule(**{k: frozenset(v) if k == "allowed" else v for k, v in kwargs.items()})
+
+
+CASE_ACTION = R(obj="cases.case", method="post", inside="any")
+
+RULES = {
+    # gridmap
+    "home": R(area_list=True),
+    "healthz": R(public=True),
+    "login": R(public=True),
+    "logout": R(method="post", skip="ends the session; CSRF: tests/accounts/test_settings.py"),
+    "set_language": R(public=True, method="post", data={"language": "en"}),
+    "admin:*": R(skip="Django admin: test_admin_* below and tests/accounts/test_scoping.py"),
+    # accounts
+    "accounts:reveal": R(
+        allowed=REVEAL,
+        obj="layers.person",
+        kwargs={"kind": "person"},
+        method="post",
+        data={"reason": "核实身份 matrix"},
+    ),
+    "accounts:audit_log": R(allowed={"admin", "zhihui"}),
+    # cases: pages
+    "cases:list": R(area_list=True),
+    "cases:new": R(allowed=INTAKE),
+    "cases:places": R(area_list=True),
+    "cases:notifications": R(),
+    "cases:mobile": R(area_list=True),
+    "cases:mobile-case": R(obj="cases.case"),
+    "cases:detail": R(obj="cases.case"),
+    "cases:action": R(obj="cases.case", kwargs={"action": "accept"}, method="post", inside="any"),
+    "cases:note": CASE_ACTION,
+    "cases:difficult": CASE_ACTION,
+    "cases:consult": CASE_ACTION,
+    "cases:opinion": R(obj="cases.consultation", method="post", inside="any"),
+    "cases:attachment": R(obj="cases.attachment"),
+    "cases:letter": R(obj="cases.reminder", inside="any"),  # 503 without a CJK font
+    # cases: API
+    "cases:api-categories": R(),
+    "cases:api-cases": R(area_list=True),
+    "cases:api-duplicates": R(area_list=True),
+    "cases:api-case": R(obj="cases.case"),
+    "cases:api-case-action": R(
+        obj="cases.case", kwargs={"action": "accept"}, method="post", inside="any"
+    ),
+    # KPIs and hot spots (aggregates of the user's area)
+    "kpi-dashboard": R(area_list=True),
+    "kpi-export": R(area_list=True, export=True),
+    "api-kpis": R(area_list=True),
+    "hotspots:page": R(area_list=True),
+    "hotspots:data": R(area_list=True),
+    "hotspots:xlsx": R(area_list=True, export=True),
+    "hotspots:pdf": R(area_list=True, export=True),
+    # maps
+    "map-wall": R(area_list=True),
+    "map-territory": R(area_list=True),
+    "map-tile": R(skip="content checked per role: test_vector_tiles_outside_the_area_are_empty"),
+    "map-stats": R(area_list=True),
+    "map-live": R(area_list=True),
+    "map-grid": R(allowed=NOT_DEPARTMENT, obj="layers.grid"),
+    "map-case": R(obj="cases.case"),
+    "map-dispatch": R(obj="cases.case", method="post", inside="any"),
+    "map-export": R(kwargs={"view": "wall"}, area_list=True, export=True),
+    # interoperability: REST layers, OpenAPI, OGC API – Features
+    # The API description is public on purpose (external systems read it); no data in it.
+    "interop:schema": R(public=True),
+    "interop:docs": R(public=True),
+    "interop:api-street-list": R(area_list=True),
+    "interop:api-street-detail": R(allowed=STREET_READERS, obj="layers.street"),
+    "interop:api-community-list": R(area_list=True),
+    "interop:api-community-detail": R(allowed=COMMUNITY_READERS, obj="layers.community"),
+    "interop:api-grid-list": R(area_list=True),
+    "interop:api-grid-detail": R(allowed=NOT_DEPARTMENT, obj="layers.grid"),
+    "interop:api-rental-house-list": R(area_list=True),
+    "interop:api-rental-house-detail": R(allowed=NOT_DEPARTMENT, obj="layers.rentalhouse"),
+    "interop:api-person-list": R(area_list=True),
+    "interop:api-person-detail": R(allowed=NOT_DEPARTMENT, obj="layers.person"),
+    "interop:ogc-landing": R(),
+    "interop:ogc-conformance": R(),
+    "interop:ogc-api": R(),
+    "interop:ogc-collections": R(),
+    "interop:ogc-collection": R(kwargs={"collection_id": "rentals"}),
+    "interop:ogc-items": R(kwargs={"collection_id": "rentals"}, area_list=True),
+    "interop:ogc-item": R(
+        allowed=NOT_DEPARTMENT,
+        obj="layers.rentalhouse",
+        pk_kwarg="feature_id",
+        kwargs={"collection_id": "rentals"},
+    ),
+}
+
+
+def _walk(patterns, namespace=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            prefix = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _walk(pattern.url_patterns, prefix)
+        elif isinstance(pattern, URLPattern):
+            name = pattern.name or f"<unnamed {pattern.pattern}>"
+            yield f"{namespace}{name}", pattern
+
+
+def named_routes():
+    """Return {route name: URLPattern} of every route; unnamed ones as <unnamed path>."""
+    return dict(_walk(get_resolver().url_patterns))
+
+
+def rule_for(name):
+    if name in RULES:
+        return RULES[name]
+    for key, rule in RULES.items():
+        if key.endswith("*") and name.startswith(key[:-1]):
+            return rule
+    return None
+
+
+ROUTES = named_routes()
+
+
+def test_every_route_is_classified():
+    unclassified = sorted(name for name in ROUTES if rule_for(name) is None)
+    assert unclassified == [], (
+        "routes without an authorisation rule (add them to RULES in "
+        f"tests/test_authorisation_matrix.py): {unclassified}"
+    )
+
+
+def test_no_rule_names_a_route_that_does_not_exist():
+    stale = sorted(key for key in RULES if not key.endswith("*") and key not in ROUTES)
+    assert stale == []
+
+
+# --- the matrix ---------------------------------------------------------------------------
+
+
+def _pk_kwarg(name, rule):
+    if rule.pk_kwarg:
+        return rule.pk_kwarg
+    pattern = ROUTES[name].pattern
+    converters = getattr(pattern, "converters", {})
+    names = [k for k in converters if k not in rule.kwargs]
+    if not names:
+        names = [k for k in pattern.regex.groupindex if k not in rule.kwargs]
+    assert len(names) == 1, f"{name}: say which kwarg names the record (pk_kwarg)"
+    return names[0]
+
+
+def _url(name, rule, obj=None):
+    kwargs = dict(rule.kwargs)
+    if obj is not None:
+        kwargs[_pk_kwarg(name, rule)] = obj.pk
+    return reverse(name, kwargs=kwargs or None)
+
+
+def _call(client, url, rule):
+    if rule.method == "post":
+        return client.post(url, rule.data)
+    return client.get(url, rule.query)
+
+
+def _is_login_redirect(response):
+    return response.status_code == 302 and "login" in response.get("Location", "")
+
+
+def _denied(response):
+    return response.status_code in (401, 403, 404) or _is_login_redirect(response)
+
+
+def _allowed(response):
+    return response.status_code < 500 and response.status_code not in (401, 403, 404)
+
+
+def _body(response):
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+MATRIX = sorted(name for name in ROUTES if rule_for(name) and not rule_for(name).skip)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def places(db, media):
+    from tests.accounts.places import build_places
+
+    return build_places()
+
+
+@pytest.mark.parametrize("name", MATRIX)
+def test_authorisation_matrix(name, places, media):
+    from accounts.models import AuditEntry, User
+
+    rule = rule_for(name)
+    problems = []
+    objects = {p: place.objects.get(rule.obj) for p, place in places.items()} if rule.obj else {}
+
+    # Anonymous visitors.
+    anonymous = Client()
+    url = _url(name, rule, objects.get("A"))
+    response = _call(anonymous, url, rule)
+    if rule.public:
+        if response.status_code >= 400:
+            problems.append(f"anonymous: {response.status_code} on a public route")
+    elif not _denied(response):
+        problems.append(f"anonymous: {response.status_code}, expected a refusal")
+
+    for username in ROLES:
+        client = Client()
+        client.force_login(User.objects.get(username=username))
+        inside, outside = INSIDE_OUTSIDE[username]
+        allowed = username in rule.allowed or rule.public
+        if rule.obj:
+            checks = [(inside, allowed and rule.inside == "allow", allowed)]
+            admin = username == "admin"
+            checks.append((outside, admin and allowed and rule.inside == "allow", admin))
+            for place, must_allow, may_allow in checks:
+                response = _call(client, _url(name, rule, objects[place]), rule)
+                status = response.status_code
+                if status >= 500:
+                    problems.append(f"{username} {place}: {status}")
+                elif must_allow and not _allowed(response):
+                    problems.append(f"{username} {place} (inside): {status}, expected allowed")
+                elif not may_allow and not _denied(response):
+                    problems.append(f"{username} {place} (outside): {status}, expected refused")
+            continue
+        before = AuditEntry.objects.filter(username=username, action="export").count()
+        response = _call(client, _url(name, rule), rule)
+        status = response.status_code
+        if status >= 500:
+            problems.append(f"{username}: {status}")
+            continue
+        if allowed and not _allowed(response):
+            problems.append(f"{username}: {status}, expected allowed")
+        if not allowed and not _denied(response):
+            problems.append(f"{username}: {status}, expected refused")
+        if rule.area_list and username != "admin" and status == 200:
+            if marker(outside).encode() in _body(response):
+                problems.append(f"{username}: shows {marker(outside)} (outside its area)")
+        if rule.export and status == 200:
+            after = AuditEntry.objects.filter(username=username, action="export").count()
+            if after != before + 1:
+                problems.append(f"{username}: export without an audit entry")
+    assert problems == [], f"{name}: " + "; ".join(problems)
+
+
+# --- routes with their own checks ---------------------------------------------------------
+
+
+def _tile_of(point, z=15):
+    import math
+
+    lon, lat = point.x, point.y
+    n = 2**z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return z, x, y
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_vector_tiles_outside_the_area_are_empty(places, username, client):
+    from accounts.models import User
+
+    client.force_login(User.objects.get(username=username))
+    _inside, outside = INSIDE_OUTSIDE[username]
+    z, x, y = _tile_of(places[outside].point)
+    from gridmap import tiles
+
+    for layer in tiles.LAYERS:
+        response = client.get(reverse("map-tile", args=[layer, z, x, y]))
+        assert response.status_code in (200, 204, 400), (layer, response.status_code)
+        if username != "admin" and response.status_code == 200:
+            body = _body(response)
+            assert marker(outside).encode() not in body, layer
+            place_grid_code = places[outside].grid.code.encode()
+            assert place_grid_code not in body, f"{layer}: grid {outside} in the tile"
+
+
+def test_vector_tiles_refuse_anonymous_visitors(places):
+    from gridmap import tiles
+
+    z, x, y = _tile_of(places["A"].point)
+    layer = next(iter(tiles.LAYERS))
+    assert Client().get(reverse("map-tile", args=[layer, z, x, y])).status_code in (302, 401, 403)
+
+
+@pytest.mark.parametrize("username", sorted(EVERYONE - {"admin"}))
+def test_admin_is_closed_to_every_role_but_the_system_administrator(username, client, db):
+    from accounts.models import User
+
+    client.force_login(User.objects.get(username=username))
+    response = client.get("/admin/")
+    assert _is_login_redirect(response)
+    assert client.get("/admin/layers/person/").status_code == 302
+
+
+def test_admin_is_open_to_the_system_administrator(client, db):
+    from accounts.models import User
+
+    client.force_login(User.objects.get(username="admin"))
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/layers/person/").status_code == 200
+    assert Client().get("/admin/").status_code == 302
