@@ -10,9 +10,9 @@ and that disappears when closed.
 import os
 import tempfile
 
-from django.contrib.gis.db.models.functions import AsGeoJSON, AsWKB, AsWKT, X, Y
+from django.contrib.gis.db.models.functions import AsGeoJSON, AsWKB, AsWKT
 from django.db import connection
-from django.db.models import F, Value
+from django.db.models import F, FloatField, Func, Value
 from django.db.models.functions import Concat, Greatest, Left, Length, Repeat
 
 from accounts.scoping import scope
@@ -27,6 +27,16 @@ FORMATS = {
 LAYERS = ("grids", "rentals", "persons", "cases")
 XLSX_MAX_ROWS = 1_048_575
 CHUNK = 20_000
+
+
+class X(Func):
+    function = "ST_X"
+    output_field = FloatField()
+
+
+class Y(Func):
+    function = "ST_Y"
+    output_field = FloatField()
 
 
 class ExportError(ValueError):
