@@ -11,7 +11,8 @@ Area scoping arrives as one of three fixed clauses (``SCOPE_CLAUSES``) and an op
 bound array of grid ids, never as text from the request.
 """
 
-from django.db import connection
+# Reads: from the replica inside replica_reads() (gridmap/db_router.py), else the primary.
+from gridmap.db_router import read_connection as connection
 
 EXTENT = 4096
 BUFFER = 64

@@ -8,7 +8,8 @@ last_inspected) for the per-grid population and rentals; cases_case's grid_id fo
 index for the case counts; layers_grid's GiST index is not needed (grids are read by id).
 """
 
-from django.db import connection
+# Reads: from the replica inside replica_reads() (gridmap/db_router.py), else the primary.
+from gridmap.db_router import read_connection as connection
 
 # Cases merged into another case are duplicate reports of one matter: never counted.
 _CASE_FILTER = """
