@@ -132,14 +132,20 @@ def export_queryset(user, layer):
     if model is Grid:
         qs = qs.filter(valid_to__isnull=True)
     qs = scope(user, qs).order_by("pk")
-    extra = {"lon": X(geom), "lat": Y(geom)} if geom == "location" else {}
-    return qs.values(**columns, **extra), list(columns) + list(extra), geom
+    if geom == "location":
+        columns = {**columns, "lon": X(geom), "lat": Y(geom)}
+    # Aliased on the way out (_sql): values() may not reuse a model field's name.
+    return qs.values(**{f"x_{k}": v for k, v in columns.items()}), list(columns), geom
 
 
 def _sql(qs):
+    """Return the query's SQL with its parameters bound, its columns named without x_."""
     sql, params = qs.query.sql_with_params()
     with connection.cursor() as cursor:
-        return cursor.mogrify(sql, params).decode()
+        inner = cursor.mogrify(sql, params).decode()
+    names = [*qs.query.values_select, *qs.query.annotation_select]
+    outer = ", ".join(f'q."{n}" AS "{n[2:]}"' if n.startswith("x_") else f'q."{n}"' for n in names)
+    return f"SELECT {outer} FROM ({inner}) q"
 
 
 def export(user, layer, fmt):

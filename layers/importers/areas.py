@@ -132,7 +132,7 @@ def clean_geometries(wkb, report, crs, file_crs):
 
 
 def _geos(geom):
-    return GEOSGeometry(shapely.to_wkb(geom, include_srid=False), srid=4326)
+    return GEOSGeometry(memoryview(shapely.to_wkb(geom, include_srid=False)), srid=4326)
 
 
 def run(kind, path, *, crs, report, progress=None, retire_missing=False, **_options):
@@ -217,7 +217,7 @@ def _write_areas(codes, names, kinds, geoms, report):
             report.counts["inserted"] += 1
         elif (
             obj.name == defaults["name"]
-            and obj.geom.equals_exact(defaults["geom"], 1e-9)
+            and _same_shape(obj.geom, defaults["geom"])
             and (model is not Community or obj.kind == defaults["kind"])
         ):
             report.counts["unchanged"] += 1
@@ -266,7 +266,7 @@ def _write_grids(codes, names, community_codes, geoms, report, retire_missing):
             )
             changed_geoms.append(geom)
             report.counts["inserted"] += 1
-        elif old.geom.equals_exact(new_geom, 1e-9) and old.community_id == community.id:
+        elif _same_shape(old.geom, new_geom) and old.community_id == community.id:
             if old.name != names[i][:80]:
                 Grid.objects.filter(pk=old.pk).update(name=names[i][:80])
                 report.counts["updated"] += 1
@@ -328,3 +328,12 @@ def topology_notes(report, community_ids=None):
             f"社区 {g['name']} ({g['community']}) 有未划入网格的空隙 gap: {g['area_m2']} m² "
             f"@ ({g['lon']}, {g['lat']})"
         )
+
+
+def _same_shape(old, new):
+    """Return True when two boundaries are the same area (vertex order and start aside).
+
+    Shapefiles store rings clockwise and GeoJSON counter-clockwise: the same grid read from
+    either must not count as redrawn.
+    """
+    return old.equals_exact(new, 1e-9) or (old.num_coords == new.num_coords and old.equals(new))

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import shapely
+
+from layers import selectors
+from layers.importers.assign import NONE, AreaIndex
+from layers.models import Grid
+from tests import factories
+
+
+@pytest.mark.django_db
+def test_bulk_assignment_breaks_boundary_ties_like_grid_containing():
+    grids = list(Grid.objects.current().filter(community__name="船房社区").order_by("code"))
+    shapes = [shapely.from_wkb(bytes(g.geom.wkb)) for g in grids]
+    # Points on shared edges and corners, where two or four grids meet.
+    points = []
+    for i, a in enumerate(shapes):
+        for b in shapes[i + 1 :]:
+            shared = a.intersection(b)
+            if not shared.is_empty:
+                points.append(shapely.get_coordinates(shared)[0])
+                points.append(shapely.get_coordinates(shared.centroid)[0])
+    points = np.array(points)
+    assert len(points) > 40
+    grid_ids, community_ids, _street = AreaIndex().assign(points[:, 0], points[:, 1])
+    for (x, y), gid in zip(points, grid_ids, strict=True):
+        assert gid == selectors.grid_containing(factories.point(x, y)).pk
+    assert set(community_ids) == {grids[0].community_id}
+
+
+@pytest.mark.django_db
+def test_points_outside_every_grid_keep_their_community_or_nothing():
+    index = AreaIndex()
+    grid, community, street = index.assign(np.array([102.30]), np.array([24.70]))
+    assert grid[0] == NONE and community[0] == NONE and street[0] == NONE
+
+
+@pytest.mark.django_db
+def test_unassigned_list_shows_points_outside_every_grid(client, login):
+    from layers.models import RentalHouse
+
+    house = RentalHouse.objects.create(
+        code="T-OUT", address="区外", location=factories.point(102.3, 24.7)
+    )
+    user = login("zhihui")
+    assert house in selectors.unassigned(user, "rentals")
+    body = client.get("/api/v1/unassigned", {"layer": "rentals"}).json()
+    assert house.pk in [r["id"] for r in body["results"]]
+    page = client.get("/layers/unassigned/?layer=rentals")
+    assert page.status_code == 200 and "区外" in page.content.decode()
+    # Fixing the location moves it into a grid.
+    grid = Grid.objects.current().filter(community__name="船房社区").first()
+    p = grid.geom.point_on_surface
+    response = client.post(
+        f"/layers/unassigned/rentals/{house.pk}/", {"lon": p.x, "lat": p.y, "crs": "wgs84"}
+    )
+    assert response.status_code == 302
+    house.refresh_from_db()
+    assert house.grid == grid
+
+
+@pytest.mark.django_db
+def test_the_unassigned_list_is_for_the_command_centre_only(client, login):
+    login("wangge")
+    assert client.get("/api/v1/unassigned").status_code == 403
+    assert client.get("/layers/unassigned/").status_code == 403
