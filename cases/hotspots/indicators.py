@@ -174,3 +174,26 @@ def case_points(*, grid_ids, period, category_id=None, source=None):
         source=source,
     )
     return np.asarray(rows, dtype=float).reshape(-1, 2)
+
+
+def case_bins(*, grid_ids, period, xmin, ymax, cell, category_id=None, source=None):
+    """Return the counted cases binned on square cells: (x, y) cell centres and counts.
+
+    Feeding these to ``stats.kernel_density(..., weights=counts)`` with the same origin
+    and cell size gives exactly its binned estimate of the individual cases.
+    """
+    start, end = period.bounds()
+    rows = sql.case_bins(
+        grid_ids=grid_ids,
+        start=start,
+        end=end,
+        metric_srid=settings.METRIC_SRID,
+        xmin=xmin,
+        ymax=ymax,
+        cell=cell,
+        category_id=category_id,
+        source=source,
+    )
+    bins = np.asarray(rows, dtype=float).reshape(-1, 3)
+    xy = np.column_stack([xmin + (bins[:, 0] + 0.5) * cell, ymax - (bins[:, 1] + 0.5) * cell])
+    return xy, bins[:, 2]

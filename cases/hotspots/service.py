@@ -397,16 +397,22 @@ def _kde(*, grid_ids, period, query):
     lonlat = sql.grid_extent(grid_ids=grid_ids, srid=settings.STORAGE_SRID)
     if extent is None:
         return None
-    points = indicators.case_points(
-        grid_ids=grid_ids, period=period, category_id=query.category_id, source=query.source
-    )
-    if len(points) == 0:
-        return None
     xmin, ymin, xmax, ymax = extent
     span = max(xmax - xmin, ymax - ymin, 1.0)
     cell = max(10.0, span / 250.0)
     bandwidth = max(4.0 * cell, 300.0)
-    raster = stats.kernel_density(points, extent, cell, bandwidth)
+    points, counts = indicators.case_bins(
+        grid_ids=grid_ids,
+        period=period,
+        xmin=xmin,
+        ymax=ymax,
+        cell=cell,
+        category_id=query.category_id,
+        source=query.source,
+    )
+    if len(points) == 0:
+        return None
+    raster = stats.kernel_density(points, extent, cell, bandwidth, weights=counts)
     # Resample to a regular lon/lat raster (what Leaflet and the PDF expect).
     w, s, e, n = lonlat
     rows, cols = raster.values.shape
@@ -426,7 +432,7 @@ def _kde(*, grid_ids, period, query):
         "scale_max": top,
         "cell": cell,
         "bandwidth": bandwidth,
-        "points": int(len(points)),
+        "points": int(counts.sum()),
     }
 
 
@@ -471,27 +477,31 @@ def priority_table(frame):
 
 
 def patrol_priorities(frame):
-    """Return, per grid worker of the area, his hot grids ranked for patrol.
+    """Return, per grid worker of a hot grid, his hot grids ranked for patrol.
 
-    A list of {"worker", "phone", "grids": [rows of priority_table], "all_grids"} —
-    workers with hot grids first (by their best grid), then the others.
+    A list of {"worker", "phone", "grids": [dicts], "all_grids"}, ordered by each
+    worker's best-ranked grid. Only the workers of hot grids are read: a district of
+    10,000 grids has as many workers, and most of them have no hot grid.
     """
+    from django.db.models import Count
+
     from layers.models import GridWorker
 
     ranked = priority_table(frame)
-    rank_of = {gid: k for k, gid in enumerate(ranked.index)}
-    workers = (
-        GridWorker.objects.filter(grids__in=list(frame.index))
-        .distinct()
-        .prefetch_related("grids")
-        .order_by("name")
+    if ranked.empty:
+        return []
+    rank_of = {int(gid): k for k, gid in enumerate(ranked.index)}
+    links = GridWorker.grids.through.objects.filter(grid_id__in=list(rank_of)).values_list(
+        "gridworker_id", "grid_id"
     )
+    grids_of = {}
+    for worker_id, grid_id in links:
+        grids_of.setdefault(worker_id, []).append(grid_id)
+    workers = GridWorker.objects.filter(pk__in=list(grids_of)).annotate(n_grids=Count("grids"))
     out = []
     for worker in workers:
-        mine = [g.pk for g in worker.grids.all() if g.pk in frame.index]
-        hot = sorted((gid for gid in mine if gid in rank_of), key=rank_of.get)
         rows = []
-        for gid in hot:
+        for gid in sorted(grids_of[worker.pk], key=rank_of.get):
             row = ranked.loc[gid]
             rows.append(
                 {
@@ -506,12 +516,13 @@ def patrol_priorities(frame):
                 }
             )
         out.append(
-            {"worker": worker.name, "phone": worker.phone, "grids": rows, "all_grids": len(mine)}
+            {
+                "worker": worker.name,
+                "phone": worker.phone,
+                "grids": rows,
+                "all_grids": worker.n_grids,
+                "best": rank_of[rows[0]["grid_id"]],
+            }
         )
-    out.sort(
-        key=lambda w: (
-            not w["grids"],
-            rank_of.get(w["grids"][0]["grid_id"], 0) if w["grids"] else 0,
-        )
-    )
+    out.sort(key=lambda w: (w["best"], w["worker"]))
     return out

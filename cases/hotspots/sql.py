@@ -3,24 +3,29 @@
 Everything is aggregated in PostGIS: Python receives one row per grid (or per grid and
 week), never one row per case or person, except the case points of the kernel density.
 
-Indexes relied on: layers_person (grid_id, kind) and layers_rentalhouse (grid_id,
-last_inspected) for the per-grid population and rentals; cases_case's grid_id foreign-key
-index for the case counts; layers_grid's GiST index is not needed (grids are read by id).
+Indexes: for a small area (≤ WHOLE_TABLE_GRIDS grids) the per-grid aggregates probe the
+grid_id indexes of layers_person, layers_rentalhouse and cases_case; for a large one
+(a district of thousands of grids) they aggregate the tables in one sequential pass and
+keep the selected grids in the final join, because thousands of index probes read rows
+scattered over the whole table. layers_grid is read by primary key; the data version
+reads only primary keys and statistics counters.
 """
 
 # Reads: from the replica inside replica_reads() (gridmap/db_router.py), else the primary.
 from gridmap.db_router import read_connection as connection
 
+WHOLE_TABLE_GRIDS = 300
+
 # Cases merged into another case are duplicate reports of one matter: never counted.
 _CASE_FILTER = """
-    k.grid_id = ANY(%(grid_ids)s)
-    AND k.reported_at >= %(start)s AND k.reported_at < %(end)s
+    {grid_filter}
+    k.reported_at >= %(start)s AND k.reported_at < %(end)s
     AND k.status <> 'merged'
     AND (%(category_id)s::integer IS NULL OR k.category_id = %(category_id)s::integer)
     AND (%(source)s::text IS NULL OR k.source = %(source)s::text)
 """
 
-GRID_INDICATORS = f"""
+GRID_INDICATORS = """
 WITH g AS (
     SELECT g.id, g.code, g.name, g.community_id, c.name AS community, c.kind AS community_kind,
            c.street_id, s.name AS street,
@@ -36,14 +41,14 @@ p AS (
            count(*) FILTER (WHERE kind = 'floating') AS floating,
            count(*) FILTER (WHERE NOT registered_with_police) AS unregistered_tenants
     FROM layers_person
-    WHERE grid_id = ANY(%(grid_ids)s)
+    WHERE {person_filter}
     GROUP BY grid_id
 ),
 r AS (
     SELECT grid_id, count(*) AS rentals, COALESCE(sum(rooms), 0) AS rooms,
            COALESCE(sum(tenant_count), 0) AS tenants
     FROM layers_rentalhouse
-    WHERE grid_id = ANY(%(grid_ids)s)
+    WHERE {rental_filter}
     GROUP BY grid_id
 ),
 k AS (
@@ -54,7 +59,7 @@ k AS (
                AND COALESCE(k.resolved_at, k.closed_at, %(now)s) > k.deadline
            ) AS overdue
     FROM cases_case k
-    WHERE {_CASE_FILTER}
+    WHERE {case_filter}
     GROUP BY k.grid_id
 )
 SELECT g.id, g.code, g.name, g.community_id, g.community, g.community_kind, g.street_id,
@@ -90,6 +95,23 @@ GRID_INDICATOR_COLUMNS = [
 ]
 
 
+def _filters(grid_ids):
+    """Return the constant SQL fragments that limit rows to the grids (see module doc)."""
+    if len(grid_ids) > WHOLE_TABLE_GRIDS:
+        # Rows of other grids are aggregated too, then dropped by the join with g (or,
+        # for cases, by the explicit IN list of the caller's grids).
+        grid = "grid_id IS NOT NULL"
+        case_grid = "k.grid_id IN (SELECT unnest(%(grid_ids)s::integer[])) AND"
+    else:
+        grid = "grid_id = ANY(%(grid_ids)s)"
+        case_grid = "k.grid_id = ANY(%(grid_ids)s) AND"
+    return {
+        "person_filter": grid,
+        "rental_filter": grid,
+        "case_filter": _CASE_FILTER.format(grid_filter=case_grid),
+    }
+
+
 def _case_params(*, grid_ids, start, end, category_id=None, source=None):
     return {
         "grid_ids": list(grid_ids),
@@ -107,16 +129,16 @@ def grid_indicator_rows(*, grid_ids, start, end, now, metric_srid, category_id=N
     )
     params.update(now=now, metric_srid=metric_srid)
     with connection.cursor() as cursor:
-        cursor.execute(GRID_INDICATORS, params)
+        cursor.execute(GRID_INDICATORS.format(**_filters(grid_ids)), params)
         return cursor.fetchall()
 
 
-WEEKLY_CUBE = f"""
+WEEKLY_CUBE = """
 SELECT k.grid_id,
        date_trunc('week', k.reported_at AT TIME ZONE 'Asia/Shanghai')::date AS week,
        count(*)
 FROM cases_case k
-WHERE {_CASE_FILTER}
+WHERE {case_filter}
 GROUP BY 1, 2
 """
 
@@ -127,14 +149,15 @@ def weekly_case_rows(*, grid_ids, start, end, category_id=None, source=None):
         grid_ids=grid_ids, start=start, end=end, category_id=category_id, source=source
     )
     with connection.cursor() as cursor:
-        cursor.execute(WEEKLY_CUBE, params)
+        cursor.execute(WEEKLY_CUBE.format(**_filters(grid_ids)), params)
         return cursor.fetchall()
 
 
-CASE_POINTS = f"""
+CASE_POINTS = """
 SELECT ST_X(p), ST_Y(p)
-FROM (SELECT ST_Transform(k.location, %(metric_srid)s) AS p FROM cases_case k
-      WHERE {_CASE_FILTER}) x
+FROM (SELECT ST_Transform(k.location, %(metric_srid)s) AS p
+      FROM cases_case k
+      WHERE {case_filter}) x
 """
 
 
@@ -145,7 +168,35 @@ def case_points(*, grid_ids, start, end, metric_srid, category_id=None, source=N
     )
     params["metric_srid"] = metric_srid
     with connection.cursor() as cursor:
-        cursor.execute(CASE_POINTS, params)
+        cursor.execute(CASE_POINTS.format(**_filters(grid_ids)), params)
+        return cursor.fetchall()
+
+
+CASE_BINS = """
+SELECT floor((ST_X(p) - %(xmin)s) / %(cell)s)::integer AS col,
+       floor((%(ymax)s - ST_Y(p)) / %(cell)s)::integer AS row,
+       count(*)
+FROM (SELECT ST_Transform(k.location, %(metric_srid)s) AS p
+      FROM cases_case k
+      WHERE {case_filter}) x
+GROUP BY 1, 2
+"""
+
+
+def case_bins(
+    *, grid_ids, start, end, metric_srid, xmin, ymax, cell, category_id=None, source=None
+):
+    """Return (column, row, cases) of the counted cases on a raster of square cells.
+
+    Cell (0, 0) has its north-west corner at (xmin, ymax) metres; binning in PostGIS
+    sends one row per non-empty cell instead of one per case.
+    """
+    params = _case_params(
+        grid_ids=grid_ids, start=start, end=end, category_id=category_id, source=source
+    )
+    params.update(metric_srid=metric_srid, xmin=float(xmin), ymax=float(ymax), cell=float(cell))
+    with connection.cursor() as cursor:
+        cursor.execute(CASE_BINS.format(**_filters(grid_ids)), params)
         return cursor.fetchall()
 
 
@@ -191,17 +242,28 @@ def grid_layer_stamp():
 def data_stamp():
     """Return a value that changes whenever a case, person or rental house changes.
 
-    Rows are counted and the newest id and update time read: an insert moves the id (ids
-    are never reused, even after a rollback), an update the time, a delete the count.
+    Counting rows and reading the newest update time would scan 1,500,000 rows at city
+    scale (~1 s), more than a cached answer is worth. Instead: the newest id of each
+    table (primary-key index; ids are never reused, even after a rollback, so an insert
+    always shows at once) and PostgreSQL's cumulative insert/update/delete counters of
+    the tables, plus those of the current transaction. Updates and deletes made by
+    other connections show once those connections have reported their statistics
+    (PostgreSQL does so within about a second, at most a minute, when busy), so a
+    cached analysis can lag an edit by that much.
     """
     sql = """
-        SELECT (SELECT count(*) || ':' || COALESCE(max(id), 0) || ':'
-                       || COALESCE(max(updated_at)::text, '') FROM cases_case),
-               (SELECT count(*) || ':' || COALESCE(max(id), 0) || ':'
-                       || COALESCE(max(updated_at)::text, '') FROM layers_person),
-               (SELECT count(*) || ':' || COALESCE(max(id), 0) || ':'
-                       || COALESCE(max(updated_at)::text, '') FROM layers_rentalhouse)
+        SELECT concat_ws('|',
+            (SELECT max(id) FROM cases_case),
+            (SELECT max(id) FROM layers_person),
+            (SELECT max(id) FROM layers_rentalhouse),
+            (SELECT string_agg(concat_ws(':', relname, n_tup_ins, n_tup_upd, n_tup_del,
+                                         pg_stat_get_xact_tuples_inserted(relid),
+                                         pg_stat_get_xact_tuples_updated(relid),
+                                         pg_stat_get_xact_tuples_deleted(relid)),
+                               ',' ORDER BY relname)
+             FROM pg_stat_user_tables
+             WHERE relname IN ('cases_case', 'layers_person', 'layers_rentalhouse')))
     """
     with connection.cursor() as cursor:
         cursor.execute(sql)
-        return "|".join(cursor.fetchone())
+        return cursor.fetchone()[0]

@@ -216,3 +216,23 @@ def test_period_bounds_and_previous_period():
     with pytest.raises(ValueError):
         Period(date(2026, 3, 2), date(2026, 3, 1))
     assert Period(date(2026, 3, 2), date(2026, 3, 8)).weeks() == [date(2026, 3, 2)]
+
+
+def test_case_bins_give_the_same_density_as_the_case_points(street):
+    import numpy as np
+
+    from cases.hotspots import stats
+
+    ids = [g.pk for g in street["grids"].values()]
+    xy = indicators.case_points(grid_ids=ids, period=MARCH)
+    xmin, ymin = xy.min(axis=0) - 500
+    xmax, ymax = xy.max(axis=0) + 500
+    cell = 50.0
+    centres, counts = indicators.case_bins(
+        grid_ids=ids, period=MARCH, xmin=xmin, ymax=ymax, cell=cell
+    )
+    assert counts.sum() == 8
+    bbox = (xmin, ymin, xmax, ymax)
+    direct = stats.kernel_density(xy, bbox, cell, 300.0)
+    binned = stats.kernel_density(centres, bbox, cell, 300.0, weights=counts)
+    np.testing.assert_allclose(binned.values, direct.values, rtol=1e-9, atol=1e-12)
