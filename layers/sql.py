@@ -333,3 +333,59 @@ def locate(lon, lat):
         "grid": grid,
         "workers": workers,
     }
+
+
+# --- bulk loads ---------------------------------------------------------------------------
+
+
+def table_rows_estimate(table):
+    """Return the planner's estimate of a table's rows (cheap; no count)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass", [table]
+        )
+        return cursor.fetchone()[0]
+
+
+def detach_secondary_indexes(table):
+    """Drop a table's foreign keys and non-unique indexes; return the SQL that restores them.
+
+    For a bulk load that adds a large share of a table, as PostgreSQL's "Populating a
+    Database" advises: building an index once is far cheaper than a million inserts into
+    it, and one validating join replaces a million foreign-key trigger checks. Unique
+    indexes stay (they answer the upsert's key lookups). Runs inside the import's
+    transaction, so a failure restores everything; the table is locked meanwhile.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE conrelid = %s::regclass AND contype = 'f'
+            """,
+            [table],
+        )
+        foreign_keys = cursor.fetchall()
+        cursor.execute(
+            """
+            SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x
+            JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE x.indrelid = %s::regclass AND NOT x.indisunique
+            """,
+            [table],
+        )
+        indexes = cursor.fetchall()
+        for name, _definition in foreign_keys:
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        for name, _definition in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+    return [definition for _name, definition in indexes] + [
+        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+        for name, definition in foreign_keys
+    ]
+
+
+def restore(statements):
+    """Run the statements returned by detach_secondary_indexes()."""
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)

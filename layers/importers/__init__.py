@@ -66,7 +66,9 @@ def run_import(kind, path, *, crs="wgs84", partial=False, dry_run=False, progres
                             "出租房屋、人口和案件请用 CSV 或 XLSX / "
                             "rentals, persons and cases come as CSV or XLSX"
                         )
-                    _run_points(kind, path, crs_name or "wgs84", report, progress)
+                    _run_points(
+                        kind, path, crs_name or "wgs84", report, progress, options.get("bulk")
+                    )
                 if dry_run or (report.error_count and not partial):
                     raise _Rollback
                 report.committed = True
@@ -102,12 +104,13 @@ def run_import(kind, path, *, crs="wgs84", partial=False, dry_run=False, progres
     return report
 
 
-def _run_points(kind, path, crs, report, progress):
+def _run_points(kind, path, crs, report, progress, bulk=None):
     from layers.importers.assign import AreaIndex
     from layers.importers.points import LAYERS
 
     total = count_rows(path)
     layer = LAYERS[kind](crs=crs, report=report, index=AreaIndex())
+    layer.plan(total if bulk is None else (layer.BULK_MIN_ROWS if bulk else 0))
     found = None
     done = 0
     for chunk in read_table(path, chunksize=CHUNK_ROWS):
@@ -127,5 +130,4 @@ def _run_points(kind, path, crs, report, progress):
             progress(done, max(total, done))
     if found is None:
         raise ImportFailed("文件中没有数据行 / the file has no data rows")
-    if hasattr(layer, "finish"):
-        layer.finish()
+    layer.finish()

@@ -206,3 +206,23 @@ def test_a_point_outside_every_grid_is_kept_unassigned(tmp_path, inside):
     assert report.committed
     person = Person.objects.get(name="区外")
     assert person.grid is None
+
+
+def _index_names(table):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [table])
+        indexes = {r[0] for r in cursor.fetchall()}
+        cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass", [table])
+        return indexes | {r[0] for r in cursor.fetchall()}
+
+
+@pytest.mark.django_db
+def test_the_bulk_path_restores_every_index_and_constraint(tmp_path, inside, chuanfang_grids):
+    before = _index_names("layers_person")
+    path = write_csv(tmp_path / "p.csv", HEADER, rows_for(inside, 5))
+    report = run_import("persons", path, bulk=True)
+    assert report.committed, report.message
+    assert _index_names("layers_person") == before
+    assert Person.objects.filter(name__startswith="测试", grid=chuanfang_grids[0]).exists()
