@@ -122,7 +122,7 @@ def tile_list(n=200):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT ST_X(location), ST_Y(location) FROM cases_case"
-            " WHERE id % 997 = 13 ORDER BY id LIMIT %s",
+            " WHERE id %% 997 = 13 ORDER BY id LIMIT %s",
             [n],
         )
         points = cursor.fetchall()
@@ -143,9 +143,7 @@ def bare_sql(layer, z, x, y, sc):
 
     stmts = tiles.statements(layer, z, x, y, sc)
     sql, params = stmts[0]
-    if layer in tiles.SUMMARY_COLUMNS and not (
-        layer in tiles.POINT_ZOOM and z >= tiles.POINT_ZOOM[layer]
-    ):
+    if tiles.needs_aggregate(layer, z):
         ids = sql_tiles.grid_ids_in_tile(sql, params)
         if not ids:
             return b""

@@ -134,26 +134,33 @@ def rentals_points_sql(scope_kind, params, due_before):
 
 
 def workers_sql(scope_kind, params):
-    """Return grid workers: their last position, or their first grid's centre if unknown."""
+    """Return grid workers: their last position, or their first grid's centre if unknown.
+
+    Two index paths instead of one OR: workers with a position (GiST on
+    layers_gridworker.location), and workers without one through their grids in the tile
+    (GiST on layers_grid.geom).
+    """
     sql = (
         _ENV
         + f"""
-        , w AS (
-            SELECT w.id, (w.location IS NOT NULL)::int AS live,
-                   COALESCE(w.location, ST_PointOnSurface(g.geom)) AS pt, g.id AS gid
-            FROM layers_gridworker w
-            JOIN LATERAL (
-                SELECT g.id, g.geom FROM layers_gridworker_grids wg
-                JOIN layers_grid g ON g.id = wg.grid_id AND g.valid_to IS NULL
-                WHERE wg.gridworker_id = w.id ORDER BY g.code LIMIT 1
-            ) g ON TRUE, env
-            WHERE (w.location && env.e4 OR (w.location IS NULL AND g.geom && env.e4))
-              AND {_scope(scope_kind, "g.id")}
+        , located AS (
+            SELECT w.id, 1 AS live, w.location AS pt,
+                   (SELECT min(wg.grid_id) FROM layers_gridworker_grids wg
+                    WHERE wg.gridworker_id = w.id) AS gid
+            FROM layers_gridworker w, env WHERE w.location && env.e4
+        ), unlocated AS (
+            SELECT DISTINCT ON (w.id) w.id, 0 AS live, ST_PointOnSurface(g.geom) AS pt, g.id AS gid
+            FROM layers_grid g, env, layers_gridworker_grids wg, layers_gridworker w
+            WHERE g.valid_to IS NULL AND g.geom && env.e4 AND wg.grid_id = g.id
+              AND w.id = wg.gridworker_id AND w.location IS NULL
+            ORDER BY w.id, g.code
+        ), w AS (
+            SELECT * FROM located UNION ALL SELECT * FROM unlocated
         )
         SELECT ST_AsMVT(t, 'workers', {EXTENT}, 'geom', 'id') FROM (
             SELECT w.id, w.live, w.gid,
                    ST_AsMVTGeom(ST_Transform(w.pt, 3857), env.e, {EXTENT}, {BUFFER}, true) AS geom
-            FROM w, env
+            FROM w, env WHERE {_scope(scope_kind, "w.gid")}
         ) t WHERE t.geom IS NOT NULL
     """
     )
@@ -172,12 +179,21 @@ def grid_ids_in_tile_sql(scope_kind, params):
     return sql, params
 
 
-def aggregate_sql(layer, params, ids, columns):
-    """Return one point per grid (its point on surface) carrying per-grid counts.
-
-    `columns` maps attribute names to int arrays aligned with `ids`; the counts come from
-    a per-grid summary computed once per data version (gridmap.tiles.summary).
+def community_ids_in_tile_sql(params, communities):
+    """Return the ids of the communities that meet a tile (coarse zooms), within a scope."""
+    sql = (
+        _ENV
+        + """
+        SELECT COALESCE(array_agg(c.id), '{}') FROM layers_community c, env
+        WHERE c.geom && env.e4
+          AND (%(comms)s::bigint[] IS NULL OR c.id = ANY(%(comms)s))
     """
+    )
+    return sql, {**params, "comms": communities}
+
+
+def community_polygons_sql(params, ids, columns):
+    """Return community outlines carrying summed per-grid counts (grids layer, coarse zooms)."""
     names = list(columns)
     arrays = ", ".join(f"%(c{i})s::int[]" for i in range(len(names)))
     cols = ", ".join(f"v.{n}" for n in names)
@@ -185,13 +201,50 @@ def aggregate_sql(layer, params, ids, columns):
         _ENV
         + f"""
         , v AS (
-            SELECT * FROM unnest(%(ids)s::bigint[], {arrays}) AS v(gid, {", ".join(names)})
+            SELECT * FROM unnest(%(ids)s::bigint[], {arrays}) AS v(cid, {", ".join(names)})
+        )
+        SELECT ST_AsMVT(t, 'grids', {EXTENT}, 'geom') FROM (
+            SELECT v.cid, {cols},
+                   ST_AsMVTGeom(ST_Transform(c.geom, 3857), env.e, {EXTENT}, {BUFFER}, true)
+                       AS geom
+            FROM v JOIN layers_community c ON c.id = v.cid, env
+        ) t WHERE t.geom IS NOT NULL
+    """
+    )
+    extra = {"ids": list(ids)}
+    for i, n in enumerate(names):
+        extra[f"c{i}"] = list(columns[n])
+    return sql, {**params, **extra}
+
+
+def grid_communities():
+    """Return {grid id: community id} of the current grids."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, community_id FROM layers_grid WHERE valid_to IS NULL")
+        return dict(cursor.fetchall())
+
+
+def aggregate_sql(layer, params, ids, columns, per="grid"):
+    """Return one point per grid (its point on surface) carrying per-grid counts.
+
+    `columns` maps attribute names to int arrays aligned with `ids`; the counts come from
+    a per-grid summary computed once per data version (gridmap.tiles.summary).
+    """
+    key, table = {"grid": ("gid", "layers_grid"), "community": ("cid", "layers_community")}[per]
+    names = list(columns)
+    arrays = ", ".join(f"%(c{i})s::int[]" for i in range(len(names)))
+    cols = ", ".join(f"v.{n}" for n in names)
+    sql = (
+        _ENV
+        + f"""
+        , v AS (
+            SELECT * FROM unnest(%(ids)s::bigint[], {arrays}) AS v({key}, {", ".join(names)})
         )
         SELECT ST_AsMVT(t, '{layer}', {EXTENT}, 'geom') FROM (
-            SELECT v.gid, {cols},
+            SELECT v.{key}, {cols},
                    ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(g.geom), 3857), env.e,
                                 {EXTENT}, {BUFFER}, true) AS geom
-            FROM v JOIN layers_grid g ON g.id = v.gid, env
+            FROM v JOIN {table} g ON g.id = v.{key}, env
         ) t WHERE t.geom IS NOT NULL
     """
     )

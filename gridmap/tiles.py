@@ -43,6 +43,8 @@ DEPENDS = {
 # Zoom from which points are drawn one by one; below it, counts per grid.
 POINT_ZOOM = {"cases": 14, "rentals": 15}
 GRID_NAME_ZOOM = 14
+# Zoom up to which grids are too small to draw one by one: counts per community instead.
+COARSE_ZOOM = 12
 MIN_ZOOM, MAX_ZOOM = 0, 22
 # Case tiles also age (overdue is relative to now): keep them a minute at most.
 TILE_TIMEOUT = {"cases": 60, "workers": 120}
@@ -137,6 +139,7 @@ def invalidate_all():
     tile_cache().clear()
     _summaries.clear()
     _scopes.clear()
+    _communities.clear()
     with _fingerprint_lock:
         _fingerprint["at"] = 0.0
 
@@ -288,6 +291,32 @@ def check_tile(layer, z, x, y):
         raise TileError(f"瓦片 {z}/{x}/{y} 不存在 / no tile {z}/{x}/{y}")
 
 
+_communities = {}
+
+
+def grid_communities():
+    """Return {grid id: community id} of the current grids (per grids version)."""
+    key = (_db(), versions(("grids",))["grids"])
+    hit = _communities.get(key)
+    if hit is None:
+        hit = sql_tiles.grid_communities()
+        _communities.clear()
+        _communities[key] = hit
+    return hit
+
+
+def coarse(layer, z):
+    """Return True when a layer's tile at zoom z is aggregated per community."""
+    return z <= COARSE_ZOOM and layer in ("grids", "cases", "rentals", "persons")
+
+
+def _scope_communities(sc):
+    if sc.kind == "all" or sc.grids is None:
+        return None
+    mapping = grid_communities()
+    return sorted({mapping[g] for g in sc.grids if g in mapping})
+
+
 def statements(layer, z, x, y, sc):
     """Return the list of (sql, params) that build a tile (the bench runs them bare).
 
@@ -298,6 +327,8 @@ def statements(layer, z, x, y, sc):
 
     params = sql_tiles.tile_params(z, x, y, grids=sc.grid_list())
     kind = sc.kind
+    if coarse(layer, z):
+        return [sql_tiles.community_ids_in_tile_sql(params, _scope_communities(sc))]
     if layer == "grids":
         return [sql_tiles.grids_sql(kind, params, with_names=z >= GRID_NAME_ZOOM)]
     if layer == "areas":
@@ -311,8 +342,34 @@ def statements(layer, z, x, y, sc):
     return [sql_tiles.grid_ids_in_tile_sql(kind, params)]
 
 
+def _community_sums(layer, sc, community_ids):
+    """Return (ids, {column: values}) of per-community sums of a per-grid summary."""
+    source = "cases" if layer == "grids" else layer
+    data = summary(source)
+    cols = SUMMARY_COLUMNS[source]
+    wanted = set(community_ids)
+    sums = {}
+    for gid, cid in grid_communities().items():
+        if cid not in wanted or not sc.allows_grid(gid):
+            continue
+        row = sums.setdefault(cid, [0] * (len(cols) + 1))
+        row[-1] += 1
+        for i, value in enumerate(data.get(gid, ())):
+            row[i] += value
+    ids = sorted(sums)
+    columns = {c: [sums[cid][i] for cid in ids] for i, c in enumerate(cols)}
+    columns["g"] = [sums[cid][-1] for cid in ids]
+    return ids, columns
+
+
 def aggregate_statement(layer, z, x, y, sc, grid_ids):
-    """Return the (sql, params) of an aggregated tile for the grids it meets."""
+    """Return the (sql, params) of an aggregated tile for the grids (or communities) it meets."""
+    if coarse(layer, z):
+        ids, columns = _community_sums(layer, sc, grid_ids)
+        params = sql_tiles.tile_params(z, x, y)
+        if layer == "grids":
+            return sql_tiles.community_polygons_sql(params, ids, columns)
+        return sql_tiles.aggregate_sql(layer, params, ids, columns, per="community")
     data = summary(layer)
     cols = SUMMARY_COLUMNS[layer]
     ids = [g for g in grid_ids if g in data]
@@ -321,13 +378,20 @@ def aggregate_statement(layer, z, x, y, sc, grid_ids):
     return sql_tiles.aggregate_sql(layer, params, ids, columns)
 
 
+def needs_aggregate(layer, z):
+    """Return True when a tile is built in two steps: ids in the tile, then counts."""
+    if coarse(layer, z):
+        return True
+    return layer in SUMMARY_COLUMNS and not (layer in POINT_ZOOM and z >= POINT_ZOOM[layer])
+
+
 def build_tile(layer, z, x, y, sc):
     """Return the bytes of a tile, built by PostGIS (no cache)."""
     if sc.empty:
         return b""
     stmts = statements(layer, z, x, y, sc)
     sql, params = stmts[0]
-    if layer in SUMMARY_COLUMNS and not (layer in POINT_ZOOM and z >= POINT_ZOOM[layer]):
+    if needs_aggregate(layer, z):
         grid_ids = sql_tiles.grid_ids_in_tile(sql, params)
         if not grid_ids:
             return b""

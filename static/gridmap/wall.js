@@ -84,6 +84,13 @@
   }
   GM.style = {
     grids: function (p, z) {
+      if (p.cid !== undefined) {
+        // Coarse zooms: a community, coloured by its mean open cases per grid.
+        var mean = p.n / Math.max(1, p.g);
+        return { weight: 1 * GM.k, color: p.od > 0 ? "#ff8fa3" : "#4a6b8a", opacity: 0.9, fill: true,
+          fillColor: mean > 0 ? openColour(Math.max(1, Math.round(mean))) || OPEN_COLOURS[0] : "#0b1620",
+          fillOpacity: mean > 0 ? 0.5 : 0.01 };
+      }
       var s = GM.stats[p.id];
       var base = { weight: (z >= 14 ? 1.5 : 0.8) * GM.k, color: "#4a6b8a", opacity: 0.9, fill: true,
         fillColor: "#0b1620", fillOpacity: 0.01 };
@@ -350,6 +357,8 @@
       });
     }
     layers.grids.on("click", function (e) {
+      var p = e.layer && e.layer.properties;
+      if (p && p.cid !== undefined) { map.setView(e.latlng, map.getZoom() + 2); return; }
       if (e.layer && e.layer.properties) gridPopup(map, e.latlng, GM.url(config.urls.grid, e.layer.properties.id), config.urls);
     });
     layers.cases.on("click", function (e) {
@@ -364,7 +373,8 @@
     ["rentals", "persons", "workers"].forEach(function (key) {
       layers[key].on("click", function (e) {
         var p = e.layer && e.layer.properties;
-        if (p && p.gid) gridPopup(map, e.latlng, GM.url(config.urls.grid, p.gid), config.urls);
+        if (p && p.cid !== undefined) map.setView(e.latlng, map.getZoom() + 2);
+        else if (p && p.gid) gridPopup(map, e.latlng, GM.url(config.urls.grid, p.gid), config.urls);
         else if (p && p.n === undefined && key === "rentals") map.setView(e.latlng, map.getZoom() + 1);
       });
     });

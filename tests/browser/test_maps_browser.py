@@ -1,5 +1,6 @@
 """The wall map and the territory view in headless Chromium (no internet, no console errors)."""
 
+import re
 import time
 
 import pytest
@@ -7,6 +8,12 @@ import pytest
 from tests.browser.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
+
+
+TILES_LOADED = """() => ['grids', 'cases', 'areas'].every(k => {
+    const tiles = Object.values(GM.wall.layers[k]._tiles || {});
+    return tiles.length > 0 && tiles.every(t => t.loaded);
+})"""
 
 
 def wait_ready(page, watch=None):
@@ -37,7 +44,7 @@ def test_wall_map_loads_clean_and_offline(open_page, size):
         " document.getElementById('kpi-open').textContent !== '–'",
         timeout=30000,
     )
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function(TILES_LOADED, timeout=30000)
     page.screenshot(path=str(ARTIFACTS / f"wall-{size[0]}x{size[1]}.png"))
     assert watch.outside == []
     assert watch.errors == []
@@ -52,7 +59,9 @@ def test_wall_map_layers_toggle(open_page):
     assert page.evaluate(has, "rentals") is False
     page.get_by_text("出租房屋 Rental houses").click()
     page.wait_for_function("() => GM.wall.map.hasLayer(GM.wall.layers.rentals)")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "() => Object.values(GM.wall.layers.rentals._tiles || {}).some(t => t.loaded)"
+    )
     assert any("/tiles/rentals/" in url for url in watch.requests)
     page.get_by_text("出租房屋 Rental houses").click()
     assert page.evaluate(has, "rentals") is False
@@ -98,7 +107,7 @@ def test_case_reported_through_the_api_shows_on_the_wall_within_10_s(open_page, 
     phone.screenshot(path=str(ARTIFACTS / "territory-report-375.png"), full_page=True)
     phone.get_by_role("button", name="上报 Submit").click()
     phone.wait_for_selector("#gm-report-msg.ok", timeout=10000)
-    number = phone.text_content("#gm-report-msg").split()[1]
+    number = re.search(r"XS\d+", phone.text_content("#gm-report-msg")).group(0)
     started = time.monotonic()
     wall.wait_for_selector(f'#gm-feed li[data-number="{number}"]', timeout=10000)
     assert time.monotonic() - started < 10
@@ -120,7 +129,9 @@ def test_territory_at_375_shows_only_the_workers_grids(open_page, django_db_bloc
         "wangge", "/map/territory/", viewport=(375, 812), is_mobile=True, has_touch=True
     )
     wait_ready(page, watch)
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "() => Object.values(GM.territory.layers.cases._tiles || {}).every(t => t.loaded)"
+    )
     page.screenshot(path=str(ARTIFACTS / "territory-375x812.png"), full_page=True)
     ids = page.evaluate(
         "() => { const ids = []; GM.territory.map.eachLayer(l => {"

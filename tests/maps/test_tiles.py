@@ -41,11 +41,17 @@ def test_cases_are_points_when_zoomed_in_and_counts_per_grid_below(
     points = {f["id"]: f["properties"] for f in layers["cases"]}
     assert case.pk in points
     assert set(points[case.pk]) == {"s", "od", "u"}
-    x, y = tile_of(lon, lat, 11)
-    _, layers = get_tile(client, "cases", 11, x, y)
+    x, y = tile_of(lon, lat, 13)
+    _, layers = get_tile(client, "cases", 13, x, y)
     grids = {f["properties"]["gid"]: f["properties"] for f in layers["cases"]}
     assert grids[worker_grid.pk]["n"] >= 1
     assert all(set(p) == {"gid", "n", "od"} for p in grids.values())
+    # Coarse zooms: one count per community.
+    x, y = tile_of(lon, lat, 10)
+    _, layers = get_tile(client, "cases", 10, x, y)
+    communities = {f["properties"]["cid"]: f["properties"] for f in layers["cases"]}
+    assert communities[worker_grid.community_id]["n"] >= 1
+    assert all(set(p) == {"cid", "n", "od", "g"} for p in communities.values())
 
 
 def test_persons_tile_is_density_only_never_a_person(client, login, worker_grid):
@@ -54,7 +60,7 @@ def test_persons_tile_is_density_only_never_a_person(client, login, worker_grid)
         x, y = tile_of(*centre(worker_grid), z)
         _, layers = get_tile(client, "persons", z, x, y)
         for feature in layers.get("persons", []):
-            assert set(feature["properties"]) == {"gid", "n", "fl", "due"}
+            assert set(feature["properties"]) - {"gid", "cid", "g"} == {"n", "fl", "due"}
             assert feature["id"] is None
 
 
@@ -72,12 +78,21 @@ def test_grid_worker_tiles_hold_only_his_grids(client, login, worker_grid, other
         ids = {f["id"] for f in layers.get("cases", [])}
         assert (case.pk in ids) == (case is inside)
     # Low zoom: the whole district in a few tiles, still only his grids.
-    x, y = tile_of(*centre(worker_grid), 10)
+    x, y = tile_of(*centre(worker_grid), 13)
     for layer in ("cases", "rentals", "persons"):
-        _, layers = get_tile(client, layer, 10, x, y)
+        _, layers = get_tile(client, layer, 13, x, y)
         assert {f["properties"]["gid"] for f in layers.get(layer, [])} <= mine
-    _, layers = get_tile(client, "grids", 10, x, y)
+    _, layers = get_tile(client, "grids", 13, x, y)
     assert {f["id"] for f in layers["grids"]} == mine
+    # Coarse zooms: only his community, counting only his grids.
+    x, y = tile_of(*centre(worker_grid), 10)
+    _, layers = get_tile(client, "cases", 10, x, y)
+    rows = {f["properties"]["cid"]: f["properties"] for f in layers["cases"]}
+    assert set(rows) == {worker_grid.community_id}
+    assert rows[worker_grid.community_id]["g"] == len(mine)
+    assert rows[worker_grid.community_id]["n"] == sum(
+        tiles.summary("cases").get(g, (0, 0))[0] for g in mine
+    )
 
 
 def test_rental_points_of_other_grids_are_not_in_a_workers_tile(client, login, other_grid):
