@@ -39,8 +39,25 @@ class GridWorkerAdmin(MapAdmin):
     autocomplete_fields = ["user"]
 
 
+class UnassignedFilter(admin.SimpleListFilter):
+    """Points outside every current grid (the unassigned list), to fix their location."""
+
+    title = "网格 grid"
+    parameter_name = "in_grid"
+
+    def lookups(self, request, model_admin):
+        return [("no", "未划入网格 unassigned"), ("yes", "已划入 assigned")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(grid__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(grid__isnull=False)
+        return queryset
+
+
 class PointAdmin(MapAdmin):
-    list_filter = ["street", "community"]
+    list_filter = [UnassignedFilter, "street", "community"]
     readonly_fields = ["grid", "community", "street", "created_at", "updated_at"]
     list_select_related = ["grid", "community"]
 
@@ -78,3 +95,10 @@ class PersonAdmin(PointAdmin):
     @admin.display(description="姓名")
     def masked_name(self, obj):
         return str(obj)
+
+
+@admin.register(models.ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["pk", "kind", "filename", "status", "error_count", "created_by", "created_at"]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in models.ImportJob._meta.fields]

@@ -64,3 +64,16 @@ def test_the_unassigned_list_is_for_the_command_centre_only(client, login):
     login("wangge")
     assert client.get("/api/v1/unassigned").status_code == 403
     assert client.get("/layers/unassigned/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_admin_filters_unassigned_points(client, login):
+    from layers.models import RentalHouse
+
+    RentalHouse.objects.create(
+        code="T-ADM", address="区外管理", location=factories.point(102.3, 24.7)
+    )
+    login("admin")
+    page = client.get("/admin/layers/rentalhouse/", {"in_grid": "no"})
+    assert page.status_code == 200
+    assert "T-ADM" in page.content.decode()
