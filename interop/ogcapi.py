@@ -327,6 +327,13 @@ class LandingPage(OgcView):
         )
 
 
+class NotFoundPath(OgcView):
+    """Any other path under /ogcapi/: an OGC exception, not an HTML page."""
+
+    def get(self, request, rest=""):
+        raise _not_found(f"没有此资源 / no resource at /ogcapi/{rest}")
+
+
 class Conformance(OgcView):
     def get(self, request):
         self.check_format(request)

@@ -53,4 +53,5 @@ urlpatterns = [
         ogcapi.Item.as_view(),
         name="ogc-item",
     ),
+    re_path(r"^ogcapi/(?P<rest>.*)$", ogcapi.NotFoundPath.as_view(), name="ogc-not-found"),
 ]

@@ -140,6 +140,7 @@ def test_single_item_and_unknown_item_or_collection_are_404(api):
         "/ogcapi/collections/rentals/items/abc",
         "/ogcapi/collections/persons/items",
         "/ogcapi/collections/nothing",
+        "/ogcapi/collections/grids/queryables",
     ):
         response, body = _get(client, url)
         assert response.status_code == 404, url
