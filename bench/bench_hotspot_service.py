@@ -52,24 +52,30 @@ def ensure_database(url):
         if not exists:
             cursor.execute(f'CREATE DATABASE "{name}"')
     conn.close()
+    check = psycopg2.connect(url.replace("postgis://", "postgresql://"))
+    with check.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('layers_grid') IS NOT NULL")
+        migrated = cursor.fetchone()[0]
+        grids = 0
+        if migrated:
+            cursor.execute("SELECT count(*) FROM layers_grid")
+            grids = cursor.fetchone()[0]
+    check.close()
+    if grids >= 5000:
+        # Already built (perhaps by another bench): leave its schema and data alone.
+        return
     env = {**os.environ, "DATABASE_URL": url}
     py = sys.executable
     subprocess.run(
         [py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
     )
-    check = psycopg2.connect(url.replace("postgis://", "postgresql://"))
-    with check.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM layers_grid")
-        grids = cursor.fetchone()[0]
-    check.close()
-    if grids < 5000:
-        print(f"Generating the city-scale district in {name} (a few minutes)…", flush=True)
-        subprocess.run(
-            [py, "manage.py", "generate_district", "--scale", "city", "--replace"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
+    print(f"Generating the city-scale district in {name} (a few minutes)…", flush=True)
+    subprocess.run(
+        [py, "manage.py", "generate_district", "--scale", "city", "--replace"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
 
 
 def median_time(function, repeats, setup=None):
@@ -172,7 +178,15 @@ def main():
 
     # The map: one styled layer vs folium.GeoJson with a style_function.
     views.grid_features(ids)
-    t_map, parts = median_time(lambda: views.build_map(result, "gi", ids), args.repeats)
+    from django.utils.html import json_script
+
+    def styled_map():
+        parts = views.build_map(result, "gi", ids)
+        # The page writes the features with json_script: part of the cost.
+        parts["grids"] = json_script(parts["grids"], views.GRID_DATA_ID)
+        return parts
+
+    t_map, parts = median_time(styled_map, args.repeats)
 
     def folium_map():
         from layers.sql import area_feature_collection

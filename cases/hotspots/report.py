@@ -453,7 +453,7 @@ def map_drawing(result, layer, font, width, height):
     if not rings:
         drawing.add(String(10, height / 2, "没有网格", fontName=font, fontSize=10))
         return drawing
-    proj = _Projection(rings, width - legend_width, height)
+    proj = _Projection(rings, width - legend_width, height - 10)  # room for labels
     colours = _layer_colours(result, layer)
     for gid, parts in rings.items():
         for ring in parts:
@@ -466,6 +466,26 @@ def map_drawing(result, layer, font, width, height):
                     strokeColor=_hex("#666666"),
                     strokeWidth=0.3,
                 )
+            )
+    # Community names at the middle of their grids, for orientation at the meeting.
+    community_of = frame["community"].to_dict()
+    extents = {}
+    for gid, parts in rings.items():
+        for ring in parts:
+            x, y = proj(ring)
+            box = extents.setdefault(
+                community_of.get(gid, ""), [x.min(), y.min(), x.max(), y.max()]
+            )
+            box[:] = [
+                min(box[0], x.min()),
+                min(box[1], y.min()),
+                max(box[2], x.max()),
+                max(box[3], y.max()),
+            ]
+    for name, (x0, _y0, x1, y1) in extents.items():
+        if name:
+            drawing.add(
+                String((x0 + x1) / 2, y1 + 2, name, fontName=font, fontSize=7, textAnchor="middle")
             )
     top = height - 12
     for k, (colour, label, count) in enumerate(legend(result, layer)):

@@ -16,6 +16,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -294,13 +295,23 @@ def _compute_core(grid_ids, query, period, layer_version):
         frame["lisa_p"] = lisa["p_sim"]
         frame["lisa_cluster"] = lisa["cluster"].fillna("NS")
         timings["local_moran"] = time.perf_counter() - tick
-        if cube.shape[1] < 3:
-            notes.append("时空热点分析至少需要 3 周，请选择更长的统计期。")
-        elif cube.to_numpy().sum() == 0:
+        # A week cut by the period's start or end has fewer cases only because it is
+        # short; the trend test would read that as a change. Use whole weeks only.
+        whole = [
+            w for w in cube.columns if w >= period.start and w + timedelta(days=6) <= period.end
+        ]
+        if len(whole) < 3:
+            notes.append("时空热点分析至少需要 3 个完整的自然周，请选择更长的统计期。")
+        elif cube[whole].to_numpy().sum() == 0:
             notes.append("统计期内没有案件，无法做时空热点分析。")
         else:
+            if len(whole) < cube.shape[1]:
+                notes.append(
+                    f"时空热点分析只用统计期内完整的 {len(whole)} 个自然周"
+                    f"（{whole[0]:%Y-%m-%d} 至 {whole[-1] + timedelta(days=6):%Y-%m-%d}）。"
+                )
             tick = time.perf_counter()
-            emerging = stats.emerging_hot_spots(cube, graph)
+            emerging = stats.emerging_hot_spots(cube[whole], graph)
             frame["emerging"] = emerging["category"].astype(int)
             frame["emerging_n_hot"] = emerging["n_hot"].astype(int)
             frame["emerging_trend_z"] = emerging["trend_z"]

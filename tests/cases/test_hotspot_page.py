@@ -279,3 +279,22 @@ def test_weights_are_cached_per_grid_layer_version(db):
     assert graph.n == len(ids)
     make_grid(geom=square(103.5, 24.5))
     assert service.grid_layer_version() != version
+
+
+def test_grid_worker_sees_only_his_grids_and_a_note_instead_of_statistics(client, login):
+    from accounts.scoping import territory_grid_ids
+
+    user = login("wangge")
+    response = client.get(URL)
+    assert response.status_code == 200
+    result = response.context["result"]
+    assert set(result["grids"].index) == set(territory_grid_ids(user))
+    assert any("至少需要 3 个" in note for note in result["notes"])
+
+
+def test_emerging_hot_spots_use_whole_weeks_only(client, login):
+    login("fenxi")
+    # 2026-06-03 is a Wednesday and 2026-09-25 a Friday: both edge weeks are cut.
+    result = client.get(URL, {"start": "2026-06-03", "end": "2026-09-25"}).context["result"]
+    assert any("完整的 15 个自然周" in note for note in result["notes"]), result["notes"]
+    assert len(result["weekly"].columns) == 17
