@@ -227,7 +227,7 @@ class RentalHouse(InGrid):
     address = models.CharField(_("address"), max_length=200)
     landlord_name = models.CharField(_("landlord"), max_length=50, blank=True)
     landlord_phone_cipher = models.BinaryField(_("landlord phone (encrypted)"), null=True)
-    landlord_phone_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    landlord_phone_digest = models.CharField(max_length=64, blank=True)
     landlord_phone_masked = models.CharField(_("landlord phone"), max_length=20, blank=True)
     rooms = models.PositiveIntegerField(_("rooms"), default=1)
     tenant_count = models.PositiveIntegerField(_("tenants"), default=0)
@@ -247,7 +247,11 @@ class RentalHouse(InGrid):
     class Meta:
         verbose_name = _("rental house")
         verbose_name_plural = _("rental houses")
-        indexes = [models.Index(fields=["grid", "last_inspected"])]
+        indexes = [
+            models.Index(fields=["grid", "last_inspected"]),
+            # Digests are only ever matched exactly: a plain btree, no LIKE (_like) twin.
+            models.Index(fields=["landlord_phone_digest"], name="rental_landlord_phone_digest"),
+        ]
 
     def __str__(self):
         return self.address
@@ -266,10 +270,10 @@ class Person(InGrid):
 
     name = models.CharField(_("name"), max_length=50)
     id_number_cipher = models.BinaryField(_("ID number (encrypted)"))
-    id_number_digest = models.CharField(max_length=64, unique=True)
+    id_number_digest = models.CharField(max_length=64)
     id_number_masked = models.CharField(_("ID number"), max_length=18)
     phone_cipher = models.BinaryField(_("phone (encrypted)"), null=True)
-    phone_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    phone_digest = models.CharField(max_length=64, blank=True)
     phone_masked = models.CharField(_("phone"), max_length=20, blank=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     household_no = models.CharField(_("household number"), max_length=20, blank=True)
@@ -302,6 +306,14 @@ class Person(InGrid):
         indexes = [
             models.Index(fields=["grid", "kind"]),
             models.Index(fields=["community", "kind"]),
+            # Digests are only ever matched exactly: plain btrees, without the LIKE (_like)
+            # twins that unique=True/db_index=True would add (half the index writes).
+            models.Index(fields=["phone_digest"], name="person_phone_digest"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["id_number_digest"], name="person_id_number_digest_unique"
+            ),
         ]
 
     def __str__(self):
