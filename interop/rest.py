@@ -70,19 +70,18 @@ class FeaturePagination(LimitOffsetPagination):
         )
 
     def get_paginated_response_schema(self, schema):
-        return {
+        # `schema` is the FeatureCollection component of the list serializer (type and
+        # features); the page adds the total count and the links.
+        page = {
             "type": "object",
-            "required": ["type", "count", "features"],
+            "required": ["count"],
             "properties": {
-                "type": {"type": "string", "enum": ["FeatureCollection"]},
                 "count": {"type": "integer"},
                 "next": {"type": "string", "format": "uri", "nullable": True},
                 "previous": {"type": "string", "format": "uri", "nullable": True},
-                "features": schema["properties"]["features"]
-                if "properties" in schema and "features" in schema["properties"]
-                else {"type": "array", "items": schema.get("items", {})},
             },
         }
+        return {"allOf": [schema, page]}
 
 
 class LayerViewSet(viewsets.ReadOnlyModelViewSet):
