@@ -29,6 +29,7 @@ descriptions are bilingual ("中文 / English").
 
 import json
 import math
+import re
 from datetime import timedelta
 from xml.etree import ElementTree as ET
 
@@ -108,13 +109,17 @@ def _value(value):
     return value
 
 
+# Characters XML 1.0 does not allow, even escaped (a pasted description may hold them).
+XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _xml_text(value):
     value = _value(value)
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return XML_ILLEGAL.sub("", str(value))
 
 
 def _xml_fill(element, data):

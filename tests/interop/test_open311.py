@@ -437,3 +437,11 @@ def test_bearer_header_is_accepted_as_api_key(client, hotline):
         f"/open311/v2/requests/{number}.xml", HTTP_AUTHORIZATION=f"Bearer {hotline}"
     )
     assert response.status_code == 200
+
+
+def test_xml_stays_well_formed_with_control_characters(client, hotline):
+    response = submit(client, hotline, description="漏水\x0b\x01 严重 <b>&</b>")
+    number = json.loads(response.content)[0]["service_request_id"]
+    response = client.get(f"/open311/v2/requests/{number}.xml?api_key={hotline}")
+    [row] = _requests(parse(response, "xml"), "xml")
+    assert row["description"] == "漏水 严重 <b>&</b>"
