@@ -532,12 +532,17 @@ class CaseLayer(PointLayer):
         return frame
 
     def _deadlines(self, frame):
-        from cases.workcalendar import WorkCalendar
+        """Return each new case's deadline, by the cases app's time-limit rules."""
+        from cases import selectors as case_selectors
+        from cases.services import compute_deadline
 
-        cal = WorkCalendar()
+        calendar = case_selectors.work_calendar()
+        by_id = {c.id: c for c in self.categories.values()}
         return [
-            cal.add_working_days(pd.Timestamp(t).to_pydatetime(), int(d)).isoformat()
-            for t, d in zip(frame["reported_at"], frame["limit_days"], strict=True)
+            compute_deadline(by_id[cat], urg, pd.Timestamp(t).to_pydatetime(), calendar).isoformat()
+            for t, cat, urg in zip(
+                frame["reported_at"], frame["category_id"], frame["urgency"], strict=True
+            )
         ]
 
     def before_insert(self, frame):
