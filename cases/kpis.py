@@ -2,7 +2,9 @@
 
 Every figure is a count over the cases the user may see (``accounts.scoping``) that match
 the filters; each rate is a quotient of two of those counts. One query with
-``COUNT(*) FILTER (WHERE …)`` clauses computes them all, grouped by one dimension when asked.
+``COUNT(*) FILTER (WHERE …)`` clauses computes them all, grouped by one dimension when asked
+(``cases/sql_kpis.py``; the case set itself is an ORM queryset, scoped by
+``cases.selectors.cases_visible_to``).
 
 Definitions (also shown on the dashboard page and returned by the API):
 
@@ -36,11 +38,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.db.models import F
+from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
-from cases.models import Callback, Case, CaseEvent, Category, Level, Source, Status
+from cases import sql_kpis
+from cases.models import Callback, Case, Category, Level, Source, Status
 from cases.selectors import cases_visible_to
 from layers.models import Community, Grid, Street
 
@@ -320,41 +323,27 @@ def filtered_cases(user, query):
     return qs
 
 
-def _aggregates(as_of):
-    closed = Q(status=Status.CLOSED)
-    reworked = Exists(CaseEvent.objects.filter(case=OuterRef("pk"), action="reopen"))
-    escalated = Exists(CaseEvent.objects.filter(case=OuterRef("pk"), action="escalate"))
-    callbacks = Callback.objects.filter(case=OuterRef("pk")).order_by().values("case")
-    n_callbacks = Subquery(callbacks.annotate(n=Count("pk")).values("n"))
-    n_satisfied = Subquery(
-        callbacks.filter(rating__in=SATISFIED_RATINGS).annotate(n=Count("pk")).values("n")
-    )
-    return {
-        "intake": Count("pk"),
-        "petition_cases": Count("pk", filter=Q(source=Source.PETITION)),
-        "petition_visits": Coalesce(Sum("visitors", filter=Q(source=Source.PETITION)), 0),
-        "closed": Count("pk", filter=closed),
-        "due": Count("pk", filter=closed | Q(deadline__lte=as_of)),
-        "closed_on_time": Count(
-            "pk",
-            filter=closed & (Q(deadline__isnull=True) | Q(closed_at__lte=F("deadline"))),
-        ),
-        "callbacks": Coalesce(Sum(n_callbacks), 0),
-        "callbacks_satisfied": Coalesce(Sum(n_satisfied), 0),
-        "resolved_once": Count(
-            "pk",
-            filter=Q(resolved_at__isnull=False) | Q(status__in=RESOLVED_STATUSES) | reworked,
-        ),
-        "reworked": Count("pk", filter=reworked),
-        "escalated": Count("pk", filter=escalated),
-        "resolved": Count("pk", filter=Q(resolved_level__in=Level.values)),
-        "resolved_community_level": Count("pk", filter=Q(resolved_level__in=COMMUNITY_LEVELS)),
-        "resolved_street_level": Count("pk", filter=Q(resolved_level__in=STREET_LEVELS)),
-        **{
-            f"resolved_at_{level}": Count("pk", filter=Q(resolved_level=level))
-            for level in Level.values
-        },
+def _counts(user, query, by=None, *, now=None):
+    """Return the counts (one dict, or one per value of `by` with its "kpi_key")."""
+    qs = filtered_cases(user, query).order_by()
+    fields = ("pk", *sql_kpis.CASE_COLUMNS[1:])
+    if by:
+        qs = qs.annotate(kpi_key=_key_expression(by))
+        fields += ("kpi_key",)
+    cases_sql, cases_params = qs.values_list(*fields).query.sql_with_params()
+    params = {
+        "as_of": query.as_of(now),
+        "reopen": "reopen",
+        "escalate": "escalate",
+        "petition": str(Source.PETITION),
+        "closed": str(Status.CLOSED),
+        "satisfied": [str(r) for r in SATISFIED_RATINGS],
+        "resolved_statuses": [str(s) for s in RESOLVED_STATUSES],
+        "levels": [str(level) for level in Level.values],
+        "community_levels": [str(level) for level in COMMUNITY_LEVELS],
+        "street_levels": [str(level) for level in STREET_LEVELS],
     }
+    return sql_kpis.kpi_counts(cases_sql, cases_params, grouped=bool(by), params=params)
 
 
 def rate(numerator, denominator):
@@ -374,8 +363,7 @@ def with_rates(counts):
 
 def kpi_totals(user, query, *, now=None):
     """Return the KPIs of every case the user may see that matches the query."""
-    counts = filtered_cases(user, query).aggregate(**_aggregates(query.as_of(now)))
-    return with_rates(counts)
+    return with_rates(_counts(user, query, now=now))
 
 
 def _key_expression(by):
@@ -423,13 +411,12 @@ def kpi_breakdown(user, query, by, *, now=None):
     """Return one KPI row per value of the dimension `by`, in a stable order."""
     if by not in DIMENSIONS:
         raise KpiParamError({"by": ("分组维度无效", "unknown dimension")})
-    rows = list(
-        filtered_cases(user, query)
-        .annotate(kpi_key=_key_expression(by))
-        .order_by()
-        .values("kpi_key")
-        .annotate(**_aggregates(query.as_of(now)))
-    )
+    rows = _counts(user, query, by, now=now)
+    if by in ("month", "week"):
+        # The raw query answers Shanghai wall-clock timestamps without a zone.
+        for r in rows:
+            if r["kpi_key"] is not None and r["kpi_key"].tzinfo is None:
+                r["kpi_key"] = r["kpi_key"].replace(tzinfo=TZ)
     labels = _labels(by, [r["kpi_key"] for r in rows])
     out = []
     for r in rows:
