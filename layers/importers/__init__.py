@@ -105,29 +105,60 @@ def run_import(kind, path, *, crs="wgs84", partial=False, dry_run=False, progres
 
 
 def _run_points(kind, path, crs, report, progress, bulk=None):
+    """Import a table chunk by chunk, preparing the next chunk while the last one is written.
+
+    Preparing (parse, validate, encrypt, assign) is Python and numpy work; writing is mostly
+    PostgreSQL's (COPY, index maintenance). One helper thread prepares chunk k + 1 while
+    the database stores chunk k, so the two overlap on a multi-core machine. The helper
+    never touches the database (the write stays in the import's transaction), so a layer
+    whose preparation needs a lookup (persons linked to rental houses) runs serially.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from layers.importers.assign import AreaIndex
     from layers.importers.points import LAYERS
 
     total = count_rows(path)
     layer = LAYERS[kind](crs=crs, report=report, index=AreaIndex())
     layer.plan(total if bulk is None else (layer.BULK_MIN_ROWS if bulk else 0))
-    found = None
+    reader = iter(read_table(path, chunksize=CHUNK_ROWS))
+    first = next(reader, None)
+    if first is None:
+        raise ImportFailed("文件中没有数据行 / the file has no data rows")
+    found = cols.resolve(kind, list(first.columns))
+    serial = kind == "persons" and "rental_house_code" in found
     done = 0
-    for chunk in read_table(path, chunksize=CHUNK_ROWS):
-        if found is None:
-            found = cols.resolve(kind, list(chunk.columns))
-        # Row numbers as a spreadsheet shows them: the header is row 1.
-        rows = np.arange(done + 2, done + 2 + len(chunk), dtype=np.int64)
-        chunk = chunk.reset_index(drop=True)
-        frame = layer.prepare(chunk, found, rows)
+
+    def write(frame, n):
+        nonlocal done
         inserted, updated, unchanged = layer.write(frame)
         report.counts["inserted"] += inserted
         report.counts["updated"] += updated
         report.counts["unchanged"] += unchanged
-        done += len(chunk)
+        done += n
         report.counts["rows"] = done
         if progress:
             progress(done, max(total, done))
-    if found is None:
-        raise ImportFailed("文件中没有数据行 / the file has no data rows")
+
+    def chunks():
+        yield first
+        yield from reader
+
+    start = 0
+    pending = None
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        for chunk in chunks():
+            # Row numbers as a spreadsheet shows them: the header is row 1.
+            rows = np.arange(start + 2, start + 2 + len(chunk), dtype=np.int64)
+            start += len(chunk)
+            chunk = chunk.reset_index(drop=True)
+            if serial:
+                write(layer.prepare(chunk, found, rows), len(chunk))
+                continue
+            future = helper.submit(layer.prepare, chunk, found, rows)
+            if pending is not None:
+                write(pending[0].result(), pending[1])
+            pending = (future, len(chunk))
+        if pending is not None:
+            write(pending[0].result(), pending[1])
     layer.finish()
