@@ -301,8 +301,8 @@ def workbook(*, area, query, result, patrol=None):
                     r["cases_before"],
                     r["change"],
                     r["change_pct"],
-                    r["gi_bin"],
-                    r["gi_bin_before"],
+                    r["gi_label"],
+                    r["gi_label_before"],
                     r["status"],
                 ]
                 for _, r in compare.sort_values("change", ascending=False).iterrows()

@@ -352,6 +352,8 @@ def _comparison(current, previous):
             "gi_bin_before": previous["gi_bin"].reindex(current.index).fillna(0).astype(int),
         }
     )
+    out["gi_label"] = out["gi_bin"].map(stats.GI_BIN_LABELS_ZH)
+    out["gi_label_before"] = out["gi_bin_before"].map(stats.GI_BIN_LABELS_ZH)
     out["change"] = out["cases"] - out["cases_before"]
     with np.errstate(divide="ignore", invalid="ignore"):
         out["change_pct"] = np.where(
@@ -496,6 +498,7 @@ def patrol_priorities(frame):
     """
     from django.db.models import Count
 
+    from gridmap.pii import mask_phone
     from layers.models import GridWorker
 
     ranked = priority_table(frame)
@@ -529,7 +532,8 @@ def patrol_priorities(frame):
         out.append(
             {
                 "worker": worker.name,
-                "phone": worker.phone,
+                # A work phone, still shown masked like every phone number.
+                "phone": mask_phone(worker.phone) if worker.phone else "",
                 "grids": rows,
                 "all_grids": worker.n_grids,
                 "best": rank_of[rows[0]["grid_id"]],

@@ -192,6 +192,7 @@ def export_xlsx(request):
     content = report.workbook(
         area=area, query=query, result=result, patrol=service.patrol_priorities(result["grids"])
     )
+    _audit_export(request, area, query, result, "xlsx")
     return _download(
         content,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -216,7 +217,27 @@ def export_pdf(request):
         layer=form.cleaned_data["layer"],
         patrol=service.patrol_priorities(result["grids"]),
     )
+    _audit_export(request, area, query, result, "pdf")
     return _download(content, "application/pdf", report.filename(area, query, "pdf"))
+
+
+def _audit_export(request, area, query, result, fmt):
+    """Record the export in the audit log, with what it covers."""
+    from accounts import audit
+
+    audit.record(
+        user=request.user,
+        action="export",
+        request=request,
+        detail={
+            "report": "hotspots",
+            "format": fmt,
+            "area": area.name,
+            "period": [str(query.period.start), str(query.period.end)],
+            "grids": len(result["grids"]),
+            "query": request.GET.dict(),
+        },
+    )
 
 
 def _download(content, content_type, name):

@@ -121,3 +121,18 @@ def test_bad_parameters_on_export_answer_400_in_chinese(client, login):
     response = client.get(reverse("hotspots:pdf"), {"end": "not-a-date"})
     assert response.status_code == 400
     assert "结束日期格式不正确" in response.content.decode()
+
+
+def test_exports_leave_an_audit_entry_with_what_they_cover(client, login):
+    from accounts.models import AuditEntry
+
+    login("fenxi")
+    for name, fmt in (("hotspots:xlsx", "xlsx"), ("hotspots:pdf", "pdf")):
+        before = AuditEntry.objects.filter(username="fenxi", action="export").count()
+        assert client.get(reverse(name), {"start": "2026-06-01"}).status_code == 200
+        entries = AuditEntry.objects.filter(username="fenxi", action="export")
+        assert entries.count() == before + 1
+        entry = entries.latest("pk")
+        assert entry.detail["report"] == "hotspots"
+        assert entry.detail["format"] == fmt
+        assert entry.detail["period"][0] == "2026-06-01"
