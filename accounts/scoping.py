@@ -81,7 +81,9 @@ for _label, _prefix in CASE_CHILDREN.items():
     PATHS[_label] = _via(_prefix)
 MULTI_VALUED = {"layers.gridworker"}
 
-NOTHING = Q(pk__in=[])
+# Always false, and still plain SQL ("id IS NULL"): Q(pk__in=[]) would make Django raise
+# EmptyResultSet in code that compiles the query itself (exports, tiles).
+NOTHING = Q(pk__isnull=True)
 
 
 def is_system_admin(user):

@@ -144,6 +144,25 @@ def base_map(bounds=None, dark=False, **kwargs):
     return fmap
 
 
+def area_tooltip(collection, fields, **kwargs):
+    """Return a GeoJsonTooltip of the collection's features, or None when it has none.
+
+    folium's GeoJsonTooltip writes the properties into the page with innerHTML, so the
+    shown fields are HTML-escaped here (a grid named "<img onerror=…>" stays text); and it
+    refuses a collection without features.
+    """
+    features = (collection or {}).get("features") or []
+    if not features:
+        return None
+    for feature in features:
+        props = feature.setdefault("properties", {})
+        for name in fields:
+            value = props.get(name)
+            if isinstance(value, str):
+                props[name] = html.escape(value)
+    return folium.GeoJsonTooltip(fields=fields, **kwargs)
+
+
 def overview_map(areas):
     """Return the district overview: streets, communities and grids as outlined layers.
 
@@ -157,7 +176,7 @@ def overview_map(areas):
             collection,
             name=name,
             style_function=lambda _f, style=style: style,
-            tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["名称", "编码"]),
+            tooltip=area_tooltip(collection, ["name", "code"], aliases=["名称", "编码"]),
         )
         layer.add_to(fmap)
         if collection.get("bbox"):
@@ -271,7 +290,7 @@ def territory_map(bounds, grids_geojson, versions, config):
         grids_geojson,
         name="我的网格 My grids",
         style_function=lambda _f: {"color": "#c55a11", "weight": 3, "fillOpacity": 0.06},
-        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False, sticky=False),
+        tooltip=area_tooltip(grids_geojson, ["name"], labels=False, sticky=False),
     ).add_to(fmap)
     layers = {}
     for key, name, show in (
@@ -313,8 +332,8 @@ def snapshot_map(bounds, grids_geojson, cases, title, dark=False):
             "fillColor": colour(f["properties"].get("open", 0)),
             "fillOpacity": 0.45 if f["properties"].get("open", 0) else 0.05,
         },
-        tooltip=folium.GeoJsonTooltip(
-            fields=["name", "open", "overdue"], aliases=["网格", "在办", "超期"]
+        tooltip=area_tooltip(
+            grids_geojson, ["name", "open", "overdue"], aliases=["网格", "在办", "超期"]
         ),
     ).add_to(fmap)
     group = folium.FeatureGroup(name="案件 Cases").add_to(fmap)

@@ -47,6 +47,8 @@ class Rule:
     query: dict = field(default_factory=dict)
     method: str = "get"
     data: dict = field(default_factory=dict)
+    attr: str = "pk"  # the record's attribute that goes into the URL (e.g. a case number)
+    setup: object = None  # places -> extra kwargs, for records that are not area-scoped
     inside: str = "allow"  # "allow": inside must be allowed; "any": not checked (actions)
     area_list: bool = False
     export: bool = False
@@ -131,6 +133,15 @@ RULES = {
     "interop:api-rental-house-detail": R(allowed=NOT_DEPARTMENT, obj="layers.rentalhouse"),
     "interop:api-person-list": R(area_list=True),
     "interop:api-person-detail": R(allowed=NOT_DEPARTMENT, obj="layers.person"),
+    # Open311 GeoReport v2: discovery and service list are public by the spec; requests
+    # need an api_key (scoped token) or, for reads, a session; POST needs an api_key.
+    "interop:open311-discovery": R(public=True, kwargs={"fmt": "json"}),
+    "interop:open311-services": R(public=True, kwargs={"fmt": "json"}),
+    "interop:open311-service": R(public=True, setup=lambda places: _open311_service()),
+    "interop:open311-requests": R(kwargs={"fmt": "json"}, area_list=True),
+    "interop:open311-request": R(
+        obj="cases.case", attr="number", pk_kwarg="request_id", kwargs={"fmt": "json"}
+    ),
     "interop:ogc-landing": R(),
     "interop:ogc-conformance": R(),
     "interop:ogc-api": R(),
@@ -143,7 +154,46 @@ RULES = {
         pk_kwarg="feature_id",
         kwargs={"collection_id": "rentals"},
     ),
+    # layers: import (system administrator), unassigned points (district), export, locate
+    "layers:import": R(allowed={"admin"}),
+    "layers:import_job": R(allowed={"admin"}, setup=lambda places: _import_job()),
+    "layers:import_job_status": R(allowed={"admin"}, setup=lambda places: _import_job()),
+    "layers:import_job_errors": R(allowed={"admin"}, setup=lambda places: _import_job()),
+    "layers:unassigned": R(allowed={"admin", "zhihui"}, query={"layer": "rentals"}),
+    "layers:api_unassigned": R(allowed={"admin", "zhihui"}, query={"layer": "rentals"}),
+    "layers:relocate": R(
+        allowed={"admin", "zhihui"},
+        method="post",
+        setup=lambda places: _unassigned_rental(),
+        data={"lon": "102.70", "lat": "25.00"},
+    ),
+    "layers:export": R(query={"layer": "persons", "format": "csv"}, area_list=True, export=True),
+    "layers:locate": R(skip="worker details per role: test_locate_shows_workers_only_in_area"),
 }
+
+
+def _import_job():
+    from layers.models import ImportJob
+
+    job = ImportJob.objects.create(kind=ImportJob.Kind.values[0], filename="test.csv")
+    return {"pk": job.pk}
+
+
+def _unassigned_rental():
+    from django.contrib.gis.geos import Point
+
+    from layers.models import RentalHouse
+
+    house = RentalHouse.objects.create(
+        code="TEST-UNASSIGNED", address="ZZMARK-X", location=Point(100.0, 20.0, srid=4326)
+    )
+    return {"layer": "rentals", "pk": house.pk}
+
+
+def _open311_service():
+    from cases.models import Category
+
+    return {"fmt": "json", "service_code": Category.objects.filter(active=True).first().code}
 
 
 def _walk(patterns, namespace=""):
@@ -201,10 +251,10 @@ def _pk_kwarg(name, rule):
     return names[0]
 
 
-def _url(name, rule, obj=None):
-    kwargs = dict(rule.kwargs)
+def _url(name, rule, obj=None, extra=None):
+    kwargs = {**rule.kwargs, **(extra or {})}
     if obj is not None:
-        kwargs[_pk_kwarg(name, rule)] = obj.pk
+        kwargs[_pk_kwarg(name, rule)] = getattr(obj, rule.attr)
     return reverse(name, kwargs=kwargs or None)
 
 
@@ -254,10 +304,11 @@ def test_authorisation_matrix(name, places, media):
     rule = rule_for(name)
     problems = []
     objects = {p: place.objects.get(rule.obj) for p, place in places.items()} if rule.obj else {}
+    extra = rule.setup(places) if rule.setup else None
 
     # Anonymous visitors.
     anonymous = Client()
-    url = _url(name, rule, objects.get("A"))
+    url = _url(name, rule, objects.get("A"), extra)
     response = _call(anonymous, url, rule)
     if rule.public:
         if response.status_code >= 400:
@@ -275,7 +326,7 @@ def test_authorisation_matrix(name, places, media):
             admin = username == "admin"
             checks.append((outside, admin and allowed and rule.inside == "allow", admin))
             for place, must_allow, may_allow in checks:
-                response = _call(client, _url(name, rule, objects[place]), rule)
+                response = _call(client, _url(name, rule, objects[place], extra), rule)
                 status = response.status_code
                 if status >= 500:
                     problems.append(f"{username} {place}: {status}")
@@ -285,7 +336,7 @@ def test_authorisation_matrix(name, places, media):
                     problems.append(f"{username} {place} (outside): {status}, expected refused")
             continue
         before = AuditEntry.objects.filter(username=username, action="export").count()
-        response = _call(client, _url(name, rule), rule)
+        response = _call(client, _url(name, rule, extra=extra), rule)
         status = response.status_code
         if status >= 500:
             problems.append(f"{username}: {status}")
@@ -361,3 +412,22 @@ def test_admin_is_open_to_the_system_administrator(client, db):
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/layers/person/").status_code == 200
     assert Client().get("/admin/").status_code == 302
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_locate_shows_workers_only_in_area(places, username, client):
+    from accounts.models import User
+
+    client.force_login(User.objects.get(username=username))
+    inside, outside = INSIDE_OUTSIDE[username]
+    url = reverse("layers:locate")
+    for place, visible in ((inside, username != "renshe"), (outside, username == "admin")):
+        point = places[place].point
+        response = client.get(url, {"lon": point.x, "lat": point.y})
+        if response.status_code == 400 and place == "D":
+            continue  # place D lies beyond the area the locate API serves: nothing shown
+        assert response.status_code == 200, (place, response.content)
+        body = response.json()
+        assert body["workers_visible"] is visible, place
+        if not visible:
+            assert body["workers"] == []

@@ -134,7 +134,8 @@ def test_injection_strings_in_every_filter_parameter_never_cause_a_server_error(
 
     rule = matrix.rule_for(name)
     obj = places["A"].objects[rule.obj] if rule.obj else None
-    url = matrix._url(name, rule, obj)
+    extra = rule.setup(places) if rule.setup else None
+    url = matrix._url(name, rule, obj, extra)
     client = Client()
     client.force_login(User.objects.get(username="zhihui"))
     failures = []

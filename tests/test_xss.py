@@ -116,7 +116,8 @@ def test_payloads_render_inert(name, poisoned):
     places, _fields = poisoned
     rule = matrix.rule_for(name)
     obj = places["A"].objects[rule.obj] if rule.obj else None
-    url = matrix._url(name, rule, obj)
+    extra = rule.setup(places) if rule.setup else None
+    url = matrix._url(name, rule, obj, extra)
     problems = []
     for username in ["admin", "zhihui", "wangge"]:
         client = Client()

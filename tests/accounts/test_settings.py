@@ -147,6 +147,14 @@ def test_every_post_form_in_the_templates_carries_a_csrf_token():
     assert missing == []
 
 
+# Views exempt from CSRF, with why that is safe. Anything else exempt fails the test.
+CSRF_EXEMPT = {
+    # Open311 clients are other systems: writes need an api_key (a scoped token), never
+    # the session cookie, so a forged cross-site POST carries no authority.
+    "interop/open311.py": "test_open311_writes_refuse_a_session_without_api_key",
+}
+
+
 def test_no_view_is_exempt_from_csrf():
     exempt = []
     for path in BASE.glob("*/**/*.py"):
@@ -154,7 +162,20 @@ def test_no_view_is_exempt_from_csrf():
             continue
         if "csrf_exempt" in path.read_text(encoding="utf-8"):
             exempt.append(str(path.relative_to(BASE)))
-    assert exempt == []
+    assert sorted(set(exempt) - set(CSRF_EXEMPT)) == []
+
+
+def test_open311_writes_refuse_a_session_without_api_key(db, demo_password):
+    from django.test import Client
+
+    from accounts.models import User
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(User.objects.get(username="shouli"))
+    response = client.post(
+        "/open311/v2/requests.json", {"service_code": "wage", "lat": "25.0", "long": "102.7"}
+    )
+    assert response.status_code == 403
 
 
 def test_the_login_form_needs_a_csrf_token(db, demo_password):
