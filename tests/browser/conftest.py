@@ -50,7 +50,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_server(django_db_setup, django_db_blocker):
     """Serve the app on 127.0.0.1:<free port>; yield its base URL."""
     if not os.path.exists(CHROMIUM):
@@ -121,7 +121,7 @@ def session_cookie(username, base_url):
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     from playwright.sync_api import sync_playwright
 
