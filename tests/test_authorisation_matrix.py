@@ -142,6 +142,8 @@ RULES = {
     "interop:open311-request": R(
         obj="cases.case", attr="number", pk_kwarg="request_id", kwargs={"fmt": "json"}
     ),
+    # Any other path under /ogcapi/: an OGC 404 for everyone.
+    "interop:ogc-not-found": R(allowed=set(), kwargs={"rest": "no/such/thing"}),
     "interop:ogc-landing": R(),
     "interop:ogc-conformance": R(),
     "interop:ogc-api": R(),
