@@ -98,12 +98,14 @@ def hand_set(area, probe):
     )
     callback(c3, R.UNSATISFIED)
     event(c3, "reopen")
+    event(c3, "reopen")  # reopened twice: still one reworked case
     callback(c3, R.SATISFIED)
     c4 = make_case(probe, Status.IN_PROGRESS, deadline=past)  # reopened, in hand again
     callback(c4, R.UNSATISFIED)
     event(c4, "reopen")
     c5 = make_case(probe, Status.DISPATCHED, deadline=timezone.now() + timedelta(days=10))
     event(c5, "escalate")
+    event(c5, "escalate")  # community → street → district: one escalated case
     make_case(
         probe,
         Status.RESOLVED,
