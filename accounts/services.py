@@ -121,7 +121,8 @@ def reveal(*, user, kind, pk, fields, reason, request=None):
 
 
 def _throttle_key(username, ip):
-    return (username or "").strip().lower()[:150], ip
+    # An unknown address still gets one row (NULLs would never collide in the unique key).
+    return (username or "").strip().lower()[:150], ip or "0.0.0.0"
 
 
 def login_locked_until(username, ip):
