@@ -175,6 +175,22 @@ def stop_server(proc, log):
     log.close()
 
 
+def group_cpu_seconds(pgid):
+    """Return the CPU seconds (user + system) used so far by the processes of a group."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: the process group
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 class Stats:
     def __init__(self):
         self.latencies = []
@@ -362,11 +378,13 @@ def main():
     else:
         host, port = "127.0.0.1", free_port()
         proc, log = start_server(port, args.log, args.workers)
+    cpu_before = group_cpu_seconds(proc.pid) if proc else None
     try:
         load = run_load(args, host, port, token, session_key, categories, points, tiles, run_id)
         intake, live, tile_stats, keys, seconds = asyncio.run(
             asyncio.wait_for(load, args.duration + 60)
         )
+        cpu_used = group_cpu_seconds(proc.pid) - cpu_before if proc else None
     finally:
         if proc is not None:
             stop_server(proc, log)
@@ -390,6 +408,12 @@ def main():
         "no 5xx": fives == 0,
         "no connection error": intake.errors + live.errors + tile_stats.errors == 0,
     }
+    total = len(intake.latencies) + len(live.latencies) + len(tile_stats.latencies)
+    if cpu_used is not None and total:
+        print(
+            f"\napp server CPU (gunicorn + job workers): {cpu_used:.1f} s in {seconds:.0f} s ="
+            f" {cpu_used / seconds:.2f} cores; {1000 * cpu_used / total:.1f} ms per request"
+        )
     print(f"\n201 answers: {created}; new cases with this run's keys: {rows} ({distinct} distinct)")
     for name, ok in checks.items():
         print(f"- {'PASS' if ok else 'FAIL'}: {name}")

@@ -283,6 +283,10 @@ def _party(case, data):
     return party
 
 
+# (min lon, min lat, max lon, max lat) of China, with a margin: the intake refuses beyond.
+CHINA_BBOX = (73.4, 3.3, 135.1, 53.6)
+
+
 def to_point(lon, lat, crs="wgs84"):
     """Return a storage Point from coordinates in a CRS, or raise CaseError.
 
@@ -302,7 +306,15 @@ def to_point(lon, lat, crs="wgs84"):
     code = str(crs_lib.check_coordinates(x, y))
     if code not in (crs_lib.OK, crs_lib.OUTSIDE_DISTRICT):
         raise CaseError(crs_lib.PROBLEM_MESSAGES[code], code="coordinates")
-    return Point(float(np.asarray(x)), float(np.asarray(y)), srid=4326)
+    x, y = float(np.asarray(x)), float(np.asarray(y))
+    # Outside the district waits in the unassigned queue; outside China is a mistake.
+    if not (CHINA_BBOX[0] <= x <= CHINA_BBOX[2] and CHINA_BBOX[1] <= y <= CHINA_BBOX[3]):
+        raise CaseError(
+            "坐标不在中国境内，请检查经纬度和坐标系 / the coordinate is outside China; "
+            "check lon/lat and the crs",
+            code="coordinates",
+        )
+    return Point(x, y, srid=4326)
 
 
 def _initial_level(case):

@@ -4,6 +4,7 @@ import logging
 
 from django.db import InterfaceError, OperationalError
 from rest_framework import status
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -19,4 +20,12 @@ def exception_handler(exc, context):
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )
+    if isinstance(exc, RecursionError):
+        # json.load on "[[[[…" thousands deep: bad input, not a server error.
+        return Response(
+            {"detail": "请求体嵌套过深 / the request body is nested too deeply"},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, ParseError):
+        exc.detail = f"请求体格式错误 / malformed request body: {exc.detail}"
     return drf_exception_handler(exc, context)

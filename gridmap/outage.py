@@ -8,6 +8,9 @@ gridmap/api.py):
 - :func:`server_error` is the project's handler500: an outage that strikes inside another
   middleware (the session saved after the view, say) still ends as that 503.
 
+Input nested so deeply that parsing it overflows the stack (RecursionError from json.loads
+on "[[[[…") answers 400 the same way, in both nets.
+
 Django reconnects by itself once the database is back (CONN_HEALTH_CHECKS, and broken
 connections are closed at the end of each request), so no restart is needed.
 """
@@ -66,6 +69,14 @@ def outage_response(request):
     return response
 
 
+def nesting_response(request):
+    """Return 400 for input nested so deeply that parsing it overflowed the stack."""
+    message = "请求内容嵌套过深 / the request is nested too deeply"
+    if wants_json(request):
+        return JsonResponse({"detail": message}, status=400)
+    return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+
+
 def _drop_broken_connections():
     for conn in connections.all(initialized_only=True):
         try:
@@ -84,6 +95,8 @@ class DatabaseOutageMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, RecursionError):
+            return nesting_response(request)
         if not isinstance(exception, DB_ERRORS):
             return None
         log.warning(
@@ -101,4 +114,6 @@ def server_error(request, *args, **kwargs):
     if isinstance(exc, DB_ERRORS):
         _drop_broken_connections()
         return outage_response(request)
+    if isinstance(exc, RecursionError):
+        return nesting_response(request)
     return defaults.server_error(request, *args, **kwargs)
