@@ -52,7 +52,7 @@
         { label: "结案数（件）", data: data.category.closed, backgroundColor: "#70ad47" }
       ]
     },
-    options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }
+    options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } }, y: { ticks: { autoSkip: false } } } }
   });
 
   draw("chart-source", {
