@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -112,13 +113,25 @@ def server(cluster):
 
 
 def gunicorn_master(proc):
-    out = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "gunicorn"], capture_output=True)
-    return out.stdout.decode().split()
+    """Return the pids of serve.sh's gunicorn children (from /proc: no procps needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == proc.pid and b"gunicorn" in cmdline:
+            found.append(entry.name)
+    return sorted(found)
 
 
 def test_a_database_restart_mid_load_loses_nothing_and_answers_503_not_500(cluster, server):
     port, token = server["port"], server["token"]
     masters_before = gunicorn_master(server["proc"])
+    assert masters_before, "gunicorn is not running under serve.sh"
     seen = []  # (status, body) of every answer
     lock = threading.Lock()
     stop_at = time.monotonic() + 90
