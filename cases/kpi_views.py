@@ -17,8 +17,8 @@ from cases.kpis import (
     TZ,
     KpiParamError,
     kpi_breakdown,
-    kpi_totals,
     parse_query,
+    totals_of_rows,
 )
 from cases.models import Category, Level, Source
 from layers.models import Community, Street
@@ -158,11 +158,11 @@ def dashboard(request):
     if errors:
         return render(request, "cases/kpis/dashboard.html", context, status=400)
     now = timezone.now()
-    totals = _display(kpi_totals(request.user, query, now=now))
+    table_rows = [_display(r) for r in kpi_breakdown(request.user, query, table, now=now)]
+    totals = _display(totals_of_rows(table_rows))
     trend_rows = kpi_breakdown(request.user, query, trend, now=now)
     category_rows = kpi_breakdown(request.user, query, "category", now=now)
     source_rows = kpi_breakdown(request.user, query, "source", now=now)
-    table_rows = [_display(r) for r in kpi_breakdown(request.user, query, table, now=now)]
     context.update(
         {
             "totals": totals,
@@ -194,11 +194,11 @@ def export_xlsx(request):
         text = "查询参数无效：" + "；".join(errors.values())
         return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
     now = timezone.now()
-    report = kpi_totals(request.user, query, now=now)
-    report["as_of_text"] = chinese_datetime(query.as_of(now))
     breakdowns = {}
     for by in dict.fromkeys([table, "category", "source", trend]):
         breakdowns[by] = kpi_breakdown(request.user, query, by, now=now)
+    report = totals_of_rows(breakdowns[table])
+    report["as_of_text"] = chinese_datetime(query.as_of(now))
     body = kpi_workbook(report, breakdowns, filter_labels(query))
     stamp = timezone.localtime(now, TZ).strftime("%Y%m%d")
     response = HttpResponse(

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from cases.kpis import kpi_breakdown, kpi_totals, parse_query
+from cases.kpis import kpi_breakdown, kpi_totals, parse_query, totals_of_rows
 from cases.models import Callback, Case, CaseEvent, Category, Level, Source, Status
 from layers.models import Street
 from tests.factories import make_community, make_grid, make_street, point, square
@@ -339,6 +339,18 @@ def test_a_community_centre_sees_only_its_community(client, login):
     mine = Case.objects.filter(community=user.community).exclude(status=Status.MERGED)
     rows = get_api(client, by="community").json()["rows"]
     assert [(r["key"], r["intake"]) for r in rows] == [(user.community.code, mine.count())]
+
+
+@pytest.mark.parametrize(
+    "by", ["street", "community", "grid", "category", "source", "month", "week"]
+)
+def test_rows_add_up_to_the_separately_counted_totals(by, hand_set):
+    from accounts.models import User
+
+    user = User.objects.get(username="zhihui")
+    for params in ({"category": "kpi-probe"}, {"since": "2026-01-01"}):
+        query = parse_query(params)
+        assert totals_of_rows(kpi_breakdown(user, query, by)) == kpi_totals(user, query)
 
 
 def test_selectors_scope_by_user(hand_set):
