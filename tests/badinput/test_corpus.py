@@ -278,6 +278,11 @@ def test_uploads_reject(entry, client, login, base, settings, monkeypatch):
 def test_huge_request_bodies_are_refused_before_parsing(client, login, base):
     login("shouli")
     body = copy.deepcopy(intake_body({}, base))
-    body["parties"] = [{"name": "张三"}] * 200_000
-    response = client.post("/api/v1/cases/", json.dumps(body), content_type="application/json")
-    check_answer(response)
+    body["description"] = "长" * (2 * 1024 * 1024)  # 6 MB of UTF-8
+    before = row_counts()
+    response = client.post(
+        "/api/v1/cases/", json.dumps(body, ensure_ascii=False), content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert "请求体过大" in response.json()["detail"]
+    assert row_counts() == before
