@@ -88,7 +88,6 @@ def intake():
         ("category", 7),
         ("category", {"code": "x"}),
         ("category", "no_such_category"),
-        ("description", 42),
         ("description", None),
         ("description", ""),
         ("description", "   "),
@@ -110,7 +109,7 @@ def intake():
         ("parties", [{"name": "张三", "role": "king"}]),
         ("auto_dispatch", "perhaps"),
         ("rental_house", "NO-SUCH-HOUSE"),
-        ("crs", 4326),
+        ("crs", ["wgs84"]),
         ("crs", None),
     ]:
         add(
@@ -255,7 +254,6 @@ def filters():
         ("start_date", "yesterday"),
         ("end_date", "2026-99-01"),
         ("status", "burning"),
-        ("service_request_id", SQLI[0]),
         ("start_date", SQLI[3]),
     ]:
         add("open311_list", f"{key}={value[:30]!r}", {key: value})
@@ -270,12 +268,13 @@ def filters():
     for value in ["-1", "abc", "1.5", SQLI[0]]:
         add("live", f"since={value[:30]!r}", {"since": value})
     for key, value in [
-        ("period", "forever"),
-        ("since", "2026-13-01"),
-        ("k", "-3"),
-        ("w_rentals", "lots"),
-        ("metric", SQLI[0]),
-        ("compare", XSS[0]),
+        ("start", "2026-13-01"),
+        ("end", "yesterday"),
+        ("start", SQLI[0]),
+        ("compare_start", XSS[0]),
+        ("street", "abc"),
+        ("grid", SQLI[1]),
+        ("community", "1.5"),
     ]:
         add("hotspots", f"{key}={value[:30]!r}", {key: value})
     for value in ["1,2,3", "a,b,c,d", "NaN,0,1,1", SQLI[0]]:
