@@ -269,70 +269,65 @@ def community_gaps(community_ids=None, min_area_m2=1.0):
 def locate(lon, lat):
     """Return the district, street, community and grid at a WGS84 point, and its workers.
 
-    One round trip: the current grid containing the point (smallest code on a shared
-    boundary, as selectors.grid_containing; GiST index on layers_grid.geom), else the
-    community and street containing it.
+    The usual case — a point inside a grid — is one short query (cheap to plan: it runs
+    thousands of times a second): the current grid containing the point, the smallest code
+    on a shared boundary (as selectors.grid_containing; GiST index on layers_grid.geom),
+    joined to its community, street, district and workers. Outside every grid, the
+    community, street and district containing the point are looked up instead.
     """
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS p),
-            g AS (
-                SELECT g.id, g.code, g.name, g.community_id, g.version FROM layers_grid g, pt
-                WHERE g.valid_to IS NULL AND ST_Intersects(g.geom, pt.p)
-                ORDER BY g.code LIMIT 1
-            ),
-            c AS (
-                SELECT c.id, c.code, c.name, c.street_id FROM layers_community c
-                WHERE c.id = (SELECT community_id FROM g)
-                UNION ALL
-                SELECT * FROM (
-                    SELECT c.id, c.code, c.name, c.street_id FROM layers_community c, pt
-                    WHERE NOT EXISTS (SELECT 1 FROM g) AND ST_Intersects(c.geom, pt.p)
-                    ORDER BY c.code LIMIT 1
-                ) x
-            ),
-            s AS (
-                SELECT s.id, s.code, s.name, s.district_id FROM layers_street s
-                WHERE s.id = (SELECT street_id FROM c)
-                UNION ALL
-                SELECT * FROM (
-                    SELECT s.id, s.code, s.name, s.district_id FROM layers_street s, pt
-                    WHERE NOT EXISTS (SELECT 1 FROM c) AND ST_Intersects(s.geom, pt.p)
-                    ORDER BY s.code LIMIT 1
-                ) x
-            ),
-            d AS (
-                SELECT d.id, d.code, d.name FROM layers_district d
-                WHERE d.id = (SELECT district_id FROM s)
-                UNION ALL
-                SELECT * FROM (
-                    SELECT d.id, d.code, d.name FROM layers_district d, pt
-                    WHERE NOT EXISTS (SELECT 1 FROM s) AND ST_Intersects(d.geom, pt.p)
-                    ORDER BY d.code LIMIT 1
-                ) x
-            )
-            SELECT
-                (SELECT row_to_json(d) FROM d),
-                (SELECT row_to_json(s) FROM s),
-                (SELECT row_to_json(c) FROM c),
-                (SELECT row_to_json(g) FROM g),
-                (SELECT COALESCE(json_agg(json_build_object(
-                        'id', w.id, 'name', w.name, 'phone', w.phone) ORDER BY w.name), '[]')
-                 FROM layers_gridworker w
-                 JOIN layers_gridworker_grids wg ON wg.gridworker_id = w.id
-                 WHERE wg.grid_id = (SELECT id FROM g))
+            SELECT json_build_object('id', g.id, 'code', g.code, 'name', g.name,
+                                     'version', g.version),
+                   json_build_object('id', c.id, 'code', c.code, 'name', c.name),
+                   json_build_object('id', s.id, 'code', s.code, 'name', s.name),
+                   json_build_object('id', d.id, 'code', d.code, 'name', d.name),
+                   (SELECT COALESCE(json_agg(json_build_object(
+                               'id', w.id, 'name', w.name, 'phone', w.phone) ORDER BY w.name), '[]')
+                    FROM layers_gridworker_grids wg
+                    JOIN layers_gridworker w ON w.id = wg.gridworker_id
+                    WHERE wg.grid_id = g.id)
+            FROM layers_grid g
+            JOIN layers_community c ON c.id = g.community_id
+            JOIN layers_street s ON s.id = c.street_id
+            JOIN layers_district d ON d.id = s.district_id
+            WHERE g.valid_to IS NULL
+              AND ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+            ORDER BY g.code
+            LIMIT 1
             """,
             [float(lon), float(lat)],
         )
-        district, street, community, grid, workers = cursor.fetchone()
-    return {
-        "district": district,
-        "street": street,
-        "community": community,
-        "grid": grid,
-        "workers": workers,
-    }
+        row = cursor.fetchone()
+        if row is not None:
+            grid, community, street, district, workers = row
+            return {
+                "district": district,
+                "street": street,
+                "community": community,
+                "grid": grid,
+                "workers": workers,
+            }
+        found = {"grid": None, "workers": []}
+        point = [float(lon), float(lat)]
+        for level, table in (
+            ("community", "layers_community"),
+            ("street", "layers_street"),
+            ("district", "layers_district"),
+        ):
+            cursor.execute(
+                f"""
+                SELECT json_build_object('id', id, 'code', code, 'name', name)
+                FROM {table}
+                WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+                ORDER BY code LIMIT 1
+                """,
+                point,
+            )
+            hit = cursor.fetchone()
+            found[level] = hit[0] if hit else None
+        return found
 
 
 # --- bulk loads ---------------------------------------------------------------------------
