@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-microhei gettext nodejs npm python3-venv"
+# GRIDMAP_APT_PACKAGES overrides the list (the tests use it to simulate a missing package).
+APT_PACKAGES="${GRIDMAP_APT_PACKAGES:-postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-microhei gettext nodejs npm python3-venv}"
 
 missing=""
 for p in $APT_PACKAGES; do
@@ -21,10 +22,10 @@ if [ -n "${missing// /}" ]; then
   elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"
   else
     echo "setup: these Debian packages are missing and I cannot install them (not root, no sudo):" >&2
-    echo "  sudo apt-get install -y$missing" >&2
+    echo "  sudo apt-get install -y ${missing# }" >&2
     exit 1
   fi
-  echo "setup: installing Debian packages:$missing"
+  echo "setup: installing Debian packages: ${missing# }"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
   # Debian starts a 'main' cluster on 5432 when it installs PostgreSQL; we never use it.
