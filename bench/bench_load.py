@@ -239,6 +239,7 @@ async def timed(stats, started, coro):
 async def run_load(args, host, port, token, session_key, categories, points, tiles, run_id):
     intake, live, tile_stats = Stats(), Stats(), Stats()
     created_keys, sem = [], asyncio.Semaphore(args.max_inflight)
+    sent, answered = {}, set()
     t0 = time.perf_counter()
     end = t0 + args.duration
     tasks = []
@@ -260,11 +261,14 @@ async def run_load(args, host, port, token, session_key, categories, points, til
             "Idempotency-Key": key,
         }
         async with sem:
+            sent[key] = (headers, body)
             status, _ = await timed(
                 intake, scheduled, http(host, port, "POST", "/api/v1/cases/", headers, body)
             )
         if status == 201:
             created_keys.append(key)
+        if status in (200, 201):
+            answered.add(key)
 
     async def intake_loop():
         n = int(args.rate * args.duration)
@@ -322,9 +326,35 @@ async def run_load(args, host, port, token, session_key, categories, points, til
     loops = [intake_loop(), tile_loop()] + [wall_loop(w) for w in range(args.walls)]
     await asyncio.gather(*loops)
     if tasks:
-        await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT + 5)
+        _done, pending = await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT + 5)
+        for task in pending:
+            task.cancel()
     elapsed = time.perf_counter() - t0
-    return intake, live, tile_stats, created_keys, elapsed
+
+    # Clients whose request got no answer retry with the same Idempotency-Key (bounded):
+    # a case the server made meanwhile comes back as 200 replayed, never a second case.
+    retry = Stats()
+    retry_sem = asyncio.Semaphore(8)
+    retry_end = time.perf_counter() + args.retry_seconds
+
+    async def again(key):
+        headers, body = sent[key]
+        async with retry_sem:
+            if time.perf_counter() > retry_end:
+                return
+            status, _ = await timed(
+                retry,
+                time.perf_counter(),
+                http(host, port, "POST", "/api/v1/cases/", headers, body),
+            )
+        if status == 201:
+            created_keys.append(key)
+        if status in (200, 201):
+            answered.add(key)
+
+    await asyncio.gather(*(again(k) for k in list(sent) if k not in answered))
+    unanswered = len(set(sent) - answered)
+    return intake, live, tile_stats, created_keys, elapsed, retry, unanswered
 
 
 def count_cases(run_id, high):
@@ -358,6 +388,9 @@ def main():
     parser.add_argument("--poll", type=float, default=4.0, help="seconds between polls")
     parser.add_argument("--tile-rate", type=float, default=20, help="tile requests per second")
     parser.add_argument("--max-inflight", type=int, default=128)
+    parser.add_argument(
+        "--retry-seconds", type=float, default=60, help="time for retrying unanswered intakes"
+    )
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: default)")
     parser.add_argument("--url", help="use a running server (http://127.0.0.1:PORT)")
     parser.add_argument("--log", default=str(ROOT / "var" / "bench_load_server.log"))
@@ -381,8 +414,8 @@ def main():
     cpu_before = group_cpu_seconds(proc.pid) if proc else None
     try:
         load = run_load(args, host, port, token, session_key, categories, points, tiles, run_id)
-        intake, live, tile_stats, keys, seconds = asyncio.run(
-            asyncio.wait_for(load, args.duration + 60)
+        intake, live, tile_stats, keys, seconds, retry, unanswered = asyncio.run(
+            asyncio.wait_for(load, args.duration + args.retry_seconds + 60)
         )
         cpu_used = group_cpu_seconds(proc.pid) - cpu_before if proc else None
     finally:
@@ -390,8 +423,10 @@ def main():
             stop_server(proc, log)
 
     rows, distinct = count_cases(run_id, high)
-    created = intake.codes.get(201, 0)
-    fives = sum(v for s in (intake, live, tile_stats) for k, v in s.codes.items() if k >= 500)
+    created = len(keys)  # 201 answers, first tries and retries
+    fives = sum(
+        v for s in (intake, live, tile_stats, retry) for k, v in s.codes.items() if k >= 500
+    )
     achieved = len(intake.latencies) / seconds
     print(f"\n### Load: intake {args.rate:g}/s for {args.duration:g} s on {os.cpu_count()} cores")
     print(f"(walls {args.walls} × poll {args.poll:g} s, tiles {args.tile_rate:g}/s)\n")
@@ -400,13 +435,18 @@ def main():
     print(row("POST /api/v1/cases/", intake, seconds))
     print(row("wall map live/stats", live, seconds))
     print(row("tiles", tile_stats, seconds))
+    if retry.latencies:
+        print(row("intake retries (same key)", retry, seconds))
     checks = {
         f"intake ≥ {args.rate:g}/s sustained": achieved >= args.rate * 0.98,
         f"intake p99 ≤ {TARGET_P99_MS:g} ms": intake.pct(0.99) <= TARGET_P99_MS,
         "201 answers == new cases in the database": created == rows,
+        "every new case is a 201 or, after a timeout, a replayed 200 (idempotency)": rows
+        == created + retry.codes.get(200, 0),
         "no duplicate case": rows == distinct,
         "no 5xx": fives == 0,
-        "no connection error": intake.errors + live.errors + tile_stats.errors == 0,
+        "no connection error or timeout": intake.errors + live.errors + tile_stats.errors == 0,
+        "every intake answered in the end (after retries)": unanswered == 0,
     }
     total = len(intake.latencies) + len(live.latencies) + len(tile_stats.latencies)
     if cpu_used is not None and total:
@@ -414,7 +454,11 @@ def main():
             f"\napp server CPU (gunicorn + job workers): {cpu_used:.1f} s in {seconds:.0f} s ="
             f" {cpu_used / seconds:.2f} cores; {1000 * cpu_used / total:.1f} ms per request"
         )
-    print(f"\n201 answers: {created}; new cases with this run's keys: {rows} ({distinct} distinct)")
+    print(
+        f"\n201 answers: {created} (first tries {intake.codes.get(201, 0)}, retries"
+        f" {retry.codes.get(201, 0)}; replayed 200 on retry: {retry.codes.get(200, 0)});"
+        f" new cases with this run's keys: {rows} ({distinct} distinct); unanswered: {unanswered}"
+    )
     for name, ok in checks.items():
         print(f"- {'PASS' if ok else 'FAIL'}: {name}")
     return 0 if all(checks.values()) or not os.environ.get("BENCH_STRICT") else 1
