@@ -178,15 +178,7 @@ def main():
 
     # The map: one styled layer vs folium.GeoJson with a style_function.
     views.grid_features(ids)
-    from django.utils.html import json_script
-
-    def styled_map():
-        parts = views.build_map(result, "gi", ids)
-        # The page writes the features with json_script: part of the cost.
-        parts["grids"] = json_script(parts["grids"], views.GRID_DATA_ID)
-        return parts
-
-    t_map, parts = median_time(styled_map, args.repeats)
+    t_map, parts = median_time(lambda: views.build_map(result, "gi", ids), args.repeats)
 
     def folium_map():
         from layers.sql import area_feature_collection

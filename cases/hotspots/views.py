@@ -5,6 +5,7 @@ which uses accounts.scoping), call the service and render. Bad parameters answer
 with the reasons in Chinese, never a 500.
 """
 
+import json
 import logging
 from html import escape
 
@@ -551,7 +552,7 @@ class GridClassLayer(MacroElement):
     folium.GeoJson with a style_function serialises a style per feature, and folium
     compiles every rendered script as a jinja template: 10,000 grids made 3 MB that
     jinja lexed. Here the features come from a ``<script type="application/json">``
-    element of the page (Django's json_script, id ``data_id``) and carry only their
+    element of the page (id ``data_id``, see build_map) and carry only their
     fill colour (f) and escaped tooltip (t); a click opens the grid's details.
     """
 
@@ -644,6 +645,15 @@ def build_map(result, layer, grid_ids):
     GridClassLayer(GRID_DATA_ID, 0.0 if kde else 0.75).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     parts = maps.parts(fmap)
-    # Rendered by the page with json_script, before the map's script.
-    parts["grids"] = {"type": "FeatureCollection", "features": features}
+    # Written by the page into <script type="application/json">, before the map's script.
+    # Escaped like Django's json_script (<, >, & as \\u escapes), but str.replace on a
+    # few MB is ~50× faster than json_script's str.translate.
+    text = json.dumps(
+        {"type": "FeatureCollection", "features": features},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    parts["grids_json"] = (
+        text.replace("<", "\\u003C").replace(">", "\\u003E").replace("&", "\\u0026")
+    )
     return parts

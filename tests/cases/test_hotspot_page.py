@@ -298,3 +298,20 @@ def test_emerging_hot_spots_use_whole_weeks_only(client, login):
     result = client.get(URL, {"start": "2026-06-03", "end": "2026-09-25"}).context["result"]
     assert any("完整的 15 个自然周" in note for note in result["notes"]), result["notes"]
     assert len(result["weekly"].columns) == 17
+
+
+def test_grid_names_cannot_inject_markup_into_the_map(client, login):
+    from layers.models import Community
+    from tests.factories import make_grid, square
+
+    chuanfang = Community.objects.get(name="船房社区")
+    make_grid(
+        community=chuanfang,
+        code=f"10{chuanfang.code}999999",
+        name="</script><b>x</b>",
+        geom=square(102.9, 24.9),
+    )
+    login("fenxi")
+    html = client.get(URL, {"community": chuanfang.pk}).content.decode()
+    assert "<b>x</b>" not in html
+    assert 'id="hs-grid-data" type="application/json"' in html
