@@ -39,12 +39,15 @@ def worker_grids(django_db_blocker):
 def test_wall_map_loads_clean_and_offline(open_page, size):
     page, watch = open_page("zhihui", "/map/wall/", viewport=size)
     wait_ready(page, watch)
+    # A 3840×2160 wall loads several times more tiles than a desk screen; on a busy 2-core
+    # CI machine that can take longer than 30 s. The assertions below are what matters:
+    # no console error and no request to another host.
     page.wait_for_function(
         "() => document.querySelectorAll('#gm-feed li').length > 0 &&"
         " document.getElementById('kpi-open').textContent !== '–'",
-        timeout=30000,
+        timeout=120000,
     )
-    page.wait_for_function(TILES_LOADED, timeout=30000)
+    page.wait_for_function(TILES_LOADED, timeout=120000)
     page.screenshot(path=str(ARTIFACTS / f"wall-{size[0]}x{size[1]}.png"))
     assert watch.outside == []
     assert watch.errors == []
