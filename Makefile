@@ -19,7 +19,7 @@ run: db
 	  nohup $(PY) manage.py run_jobs >> var/jobs.log 2>&1 & echo $$! > var/jobs.pid; \
 	  echo "gridmap: periodic jobs started (pid $$(cat var/jobs.pid), log var/jobs.log)"
 	@echo "gridmap: serving on http://127.0.0.1:$(PORT)/ (demo accounts: see README.md; stop with make stop)"
-	@mkdir -p var && echo $$$$ > var/server.pid && exec $(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)
+	@mkdir -p var && echo $$$$ > var/server.pid && exec $(PY) manage.py runserver --noreload --skip-checks 127.0.0.1:$(PORT)
 
 # Production serving (gunicorn + job workers + WhiteNoise + JSON logs): scripts/serve.sh.
 serve: db
