@@ -1,3 +1,5 @@
+import time
+
 from django.conf import settings
 
 
@@ -87,4 +89,32 @@ class AuditExportMiddleware:
                         "filename": disposition[:200],
                     },
                 )
+        return response
+
+
+class SessionIdleRefreshMiddleware:
+    """Keep a signed-in session alive while it is used, writing it at most once a minute.
+
+    Sessions expire after SESSION_COOKIE_AGE of idle time. Django's SESSION_SAVE_EVERY_REQUEST
+    would give that too, but at the price of a session write on every request: a wall map
+    fetching dozens of tiles a second would write the session row dozens of times a second.
+    Here the expiry is pushed forward only when the last refresh is older than
+    SESSION_REFRESH_SECONDS, so a session expires between AGE - 60 s and AGE after the last
+    request.
+    """
+
+    KEY = "_gridmap_refreshed"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or not session.session_key or session.is_empty():
+            return response
+        now = int(time.time())
+        interval = getattr(settings, "SESSION_REFRESH_SECONDS", 60)
+        if now - session.get(self.KEY, 0) >= interval:
+            session[self.KEY] = now  # marks the session modified: saved with a new expiry
         return response

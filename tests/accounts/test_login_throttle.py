@@ -56,12 +56,49 @@ def test_user_name_case_does_not_dodge_the_lock(client, db, demo_password):
     assert _login(client, demo_password).status_code == 200
 
 
-@pytest.mark.parametrize(
-    "setting,value",
-    [("SESSION_COOKIE_AGE", 30 * 60), ("SESSION_SAVE_EVERY_REQUEST", True)],
-)
-def test_sessions_expire_after_thirty_idle_minutes(settings, setting, value):
-    assert getattr(settings, setting) == value
+def _session_row(client):
+    from django.contrib.sessions.models import Session
+
+    return Session.objects.get(session_key=client.session.session_key)
+
+
+def test_sessions_expire_after_thirty_idle_minutes(client, db, demo_password):
+    assert _login(client, demo_password).status_code == 302
+    row = _session_row(client)
+    left = row.expire_date - timezone.now()
+    assert datetime.timedelta(minutes=29) < left <= datetime.timedelta(minutes=30)
+    assert client.get(reverse("cases:list")).status_code == 200
+    # Thirty idle minutes later the session is gone: the next page asks for a log-in.
+    type(row).objects.filter(pk=row.pk).update(expire_date=timezone.now())
+    response = client.get(reverse("cases:list"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_use_keeps_the_session_alive_without_a_write_per_request(client, db, demo_password):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from gridmap.middleware import SessionIdleRefreshMiddleware
+
+    assert _login(client, demo_password).status_code == 302
+    row = _session_row(client)
+    # Within the minute: a burst of requests (a wall map's tiles) writes no session row.
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(5):
+            assert client.get(reverse("cases:list")).status_code == 200
+    writes = [q["sql"] for q in queries if "django_session" in q["sql"] and "UPDATE" in q["sql"]]
+    assert writes == []
+    assert _session_row(client).expire_date == row.expire_date
+    # Ten minutes into a thirty-minute idle limit, the next request pushes the expiry back.
+    session = client.session
+    session[SessionIdleRefreshMiddleware.KEY] -= 600
+    session.save()
+    type(row).objects.filter(pk=row.pk).update(
+        expire_date=timezone.now() + datetime.timedelta(minutes=20)
+    )
+    assert client.get(reverse("cases:list")).status_code == 200
+    left = _session_row(client).expire_date - timezone.now()
+    assert left > datetime.timedelta(minutes=29)
 
 
 def test_passwords_are_validated(db):
