@@ -68,15 +68,18 @@ def dispatch_case(*, user, case_id, version=None):
 
 def parse_bbox(value):
     """Return [w, s, e, n] from 'w,s,e,n' (WGS84), or None when not given."""
+    # One bbox parser for every endpoint: the one of the interoperability APIs.
+    from interop.params import ParamError
+    from interop.params import parse_bbox as parse
+
     if not value:
         return None
-    parts = value.split(",")
     try:
-        box = [float(p) for p in parts]
-    except ValueError:
-        box = []
-    if len(box) != 4 or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
-        raise MapServiceError("bbox 须为 西,南,东,北 / bbox must be west,south,east,north")
+        box = list(parse(value, "bbox"))
+    except ParamError as exc:
+        raise MapServiceError(exc.message) from None
+    if box[0] == box[2] or box[1] == box[3]:  # a map of no area cannot be drawn
+        raise MapServiceError("bbox 的范围为空 / bbox has no area (west = east or south = north)")
     return box
 
 

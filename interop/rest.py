@@ -6,7 +6,8 @@ phone only: the clear values never leave the database through this API. Cases an
 workflow actions are served by cases/api.py (/api/v1/cases/).
 
 Features are RFC 7946 GeoJSON (WGS84 longitude, latitude). Lists are paginated by
-``limit``/``offset`` and filtered by ``in_bbox=min_lon,min_lat,max_lon,max_lat``.
+``limit``/``offset`` and filtered by ``in_bbox=min_lon,min_lat,max_lon,max_lat`` (or its
+synonym ``bbox``, as OGC API names it).
 """
 
 from collections import OrderedDict
@@ -31,14 +32,33 @@ LAYERS_SCOPE = {"GET": "layers:read"}
 
 
 class BBoxFilter(InBBoxFilter):
-    """in_bbox=min_lon,min_lat,max_lon,max_lat with a bilingual message on bad input."""
+    """in_bbox=min_lon,min_lat,max_lon,max_lat (or bbox=…) with a bilingual message on bad input.
+
+    ``bbox`` is the name OGC API – Features and most GIS clients use; it is read as well, so
+    that a client sending it is filtered (or told what is wrong) rather than silently handed
+    every feature.
+    """
+
+    alias_param = "bbox"
 
     def get_filter_bbox(self, request):
-        raw = request.query_params.get(self.bbox_param)
-        if raw is None or raw == "":
+        params = request.query_params
+        given = [name for name in (self.bbox_param, self.alias_param) if name in params]
+        if len(given) > 1:
+            raise ValidationError(
+                {
+                    self.alias_param: f"{self.bbox_param} 与 {self.alias_param} 只能给一个 / "
+                    f"give either {self.bbox_param} or {self.alias_param}, not both"
+                }
+            )
+        if not given:
+            return None
+        name = given[0]
+        raw = params.get(name)
+        if raw == "":
             return None
         try:
-            return Polygon.from_bbox(parse_bbox(raw, self.bbox_param))
+            return Polygon.from_bbox(parse_bbox(raw, name))
         except ParamError as exc:
             raise ValidationError({exc.param: exc.message}) from None
 
@@ -47,7 +67,13 @@ class BBoxFilter(InBBoxFilter):
         params[0]["description"] = (
             "范围过滤 / bounding box: in_bbox=min_lon,min_lat,max_lon,max_lat (WGS84)"
         )
-        return params
+        alias = {
+            **params[0],
+            "name": self.alias_param,
+            "description": f"同 {self.bbox_param} / same as {self.bbox_param} "
+            "(the OGC API name): bbox=min_lon,min_lat,max_lon,max_lat (WGS84)",
+        }
+        return [params[0], alias]
 
 
 class FeaturePagination(LimitOffsetPagination):

@@ -110,9 +110,10 @@ def test_bbox_filters_items_and_bad_bbox_is_400(api):
     _, none = _get(client, "/ogcapi/collections/rentals/items?bbox=0,0,1,1")
     assert 0 < some["numberMatched"] < everything["numberMatched"]
     assert none["numberMatched"] == 0
-    for bad in ("1,2,3", "a,b,c,d", "10,10,0,0", "0,0,200,1", "nan,0,1,1"):
-        response, body = _get(client, f"/ogcapi/collections/rentals/items?bbox={bad}")
+    for bad in ("1,2,3", "a,b,c,d", "10,10,0,0", "0,0,200,1", "nan,0,1,1", "0,0,1,inf", "' OR 1"):
+        response, body = _get(client, "/ogcapi/collections/rentals/items", data={"bbox": bad})
         assert response.status_code == 400, bad
+        assert body["code"] == "InvalidParameterValue" and " / " in body["description"], body
     response, _ = _get(client, "/ogcapi/collections/rentals/items?bbox=0,0,1,1&bbox-crs=EPSG:3857")
     assert response.status_code == 400
 

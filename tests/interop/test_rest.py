@@ -62,6 +62,44 @@ def test_in_bbox_filters_and_bad_bbox_is_a_bilingual_400(api):
         assert " / " in body["in_bbox"]
 
 
+def test_bbox_is_read_as_the_synonym_of_in_bbox(api):
+    client = api()
+    box = "102.66,24.97,102.67,24.98"
+    for url in ("/api/v1/rental-houses/", "/api/v1/grids/"):
+        _, with_in_bbox = get(client, f"{url}?limit=1&in_bbox={box}")
+        _, with_bbox = get(client, f"{url}?limit=1&bbox={box}")
+        assert with_bbox["count"] == with_in_bbox["count"]
+        assert with_bbox["features"] == with_in_bbox["features"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/areas/streets/",
+        "/api/v1/areas/communities/",
+        "/api/v1/grids/",
+        "/api/v1/rental-houses/",
+        "/api/v1/persons/",
+    ],
+)
+@pytest.mark.parametrize(
+    "bad",
+    ["1,2,3", "a,b,c,d", "NaN,0,1,1", "0,0,1,inf", "' OR '1'='1", " ", "103,25,102,24", "0,0,1,91"],
+)
+def test_a_malformed_bbox_is_a_bilingual_400_on_every_layer(api, url, bad):
+    response, body = get(api(), url, data={"bbox": bad})
+    assert response.status_code == 400, body
+    assert set(body) == {"bbox"}
+    assert " / " in body["bbox"] and "bbox" in body["bbox"]
+
+
+def test_bbox_and_in_bbox_together_are_refused(api):
+    box = "102.66,24.97,102.67,24.98"
+    response, body = get(api(), f"/api/v1/grids/?in_bbox={box}&bbox={box}")
+    assert response.status_code == 400
+    assert " / " in body["bbox"]
+
+
 def test_filters_by_area_codes(api):
     client = api()
     grid = Grid.objects.current().first()
@@ -145,7 +183,7 @@ def test_openapi_schema_describes_the_layers_and_token_auth(client, db):
     ):
         assert path in schema["paths"], path
     params = {p["name"] for p in schema["paths"]["/api/v1/grids/"]["get"]["parameters"]}
-    assert {"in_bbox", "limit", "offset"} <= params
+    assert {"in_bbox", "bbox", "limit", "offset"} <= params
     assert schema["components"]["securitySchemes"]["apiToken"]["scheme"] == "bearer"
 
 

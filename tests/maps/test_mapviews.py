@@ -178,7 +178,9 @@ def test_export_is_one_offline_html_file(client, login):
     assert '"FeatureCollection"' in page
 
 
-@pytest.mark.parametrize("bbox", ["1,2,3", "a,b,c,d", "10,10,5,5"])
+@pytest.mark.parametrize(
+    "bbox", ["1,2,3", "a,b,c,d", "10,10,5,5", "NaN,0,1,1", "0,0,1,inf", "102.5,24.9,102.5,25.1"]
+)
 def test_export_rejects_a_bad_bbox(client, login, bbox):
     login("zhihui")
     response = client.get(f"/map/export/wall.html?bbox={bbox}")
