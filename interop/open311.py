@@ -33,6 +33,8 @@ import re
 from datetime import timedelta
 from xml.etree import ElementTree as ET
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponse
@@ -546,6 +548,20 @@ def _location(data, user):
     )
 
 
+def _check_email(data):
+    """Refuse an email that is given but is not an email address (the spec's optional field)."""
+    email = (data.get("email") or "").strip()
+    if not email:
+        return
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        shown = email[:80] + ("…" if len(email) > 80 else "")
+        raise _bad(
+            f"email“{shown}”不是有效的电子邮件地址 / email {shown!r} is not a valid email address"
+        ) from None
+
+
 def _party(data):
     name = f"{data.get('last_name', '').strip()}{data.get('first_name', '').strip()}"
     phone = data.get("phone", "").strip()
@@ -601,6 +617,7 @@ def _post_request(request, fmt):
             f"source 应为 {', '.join(Source.values)} / source must be one of "
             f"{', '.join(Source.values)}"
         )
+    _check_email(data)
     key = (request.headers.get("Idempotency-Key") or "").strip()
     if len(key) > 80:
         raise _bad("Idempotency-Key 不能超过 80 个字符 / Idempotency-Key is at most 80 characters")

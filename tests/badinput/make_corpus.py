@@ -188,11 +188,7 @@ def open311():
     add("unknown urgency attribute", set={"attribute[urgency]": "yesterday"})
     add("invalid api_key", set={"api_key": "gm_nope"})
     add("SQL injection as api_key", set={"api_key": SQLI[0]})
-    add(
-        "email not an email",
-        set={"email": "not-an-email"},
-        known_gap="interop: Open311 accepts an invalid email",
-    )
+    add("email not an email", set={"email": "not-an-email"})
     add("unknown address_id", drop=["lat", "long"], set={"address_id": "NO-SUCH"})
     return out
 

@@ -292,6 +292,20 @@ def test_post_errors_are_403_400_404(client, hotline, token, fmt):
     assert not Case.objects.filter(description="长" * 4001).exists()
 
 
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize("email", ["not-an-email", "a@b", "x@@example.com", "王@", "a" * 400])
+def test_post_with_an_invalid_email_is_400_and_writes_nothing(client, hotline, fmt, email):
+    before = Case.objects.count()
+    text = assert_error(submit(client, hotline, fmt, email=email), fmt, 400)
+    assert "email" in text and "电子邮件" in text
+    assert Case.objects.count() == before
+
+
+def test_post_with_a_valid_email_is_accepted(client, hotline):
+    response = submit(client, hotline, email="wang.xiaoming@example.cn")
+    assert response.status_code == 201, response.content
+
+
 # --- GET requests ------------------------------------------------------------------------
 
 
