@@ -161,6 +161,17 @@ def parse_point(value, crs):
     }
     if not isinstance(value, dict) or value.get("type") != "Point":
         raise ValidationError(problem)
+    if "crs" in value:
+        # RFC 7946 removed the crs member; honouring or ignoring it would misplace the point.
+        choices = ", ".join(crs_lib.CRS_CHOICES)
+        raise ValidationError(
+            {
+                "location": "位置不能带 crs 成员（RFC 7946 已取消）：请发送 WGS84 经纬度，或用 "
+                f"crs 参数声明坐标系（{choices}） / location must not carry a crs member "
+                "(RFC 7946 removed it): send WGS84 longitude/latitude, or name the coordinate "
+                f"system in the crs parameter ({choices})"
+            }
+        )
     coords = value.get("coordinates")
     if not isinstance(coords, (list, tuple)) or len(coords) not in (2, 3):
         raise ValidationError(problem)

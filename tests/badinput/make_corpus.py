@@ -151,7 +151,6 @@ def intake():
                 "crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
             }
         },
-        known_gap="cases: the crs member of a GeoJSON location is ignored, not refused",
     )
     for name in BAD_CRS:
         add(f"bad CRS name {name[:30]!r}", set={"crs": name})

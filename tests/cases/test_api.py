@@ -113,6 +113,28 @@ def test_a_missing_location_is_explained(client, login, inside):
     assert "GeoJSON" in str(response.json()["location"])
 
 
+@pytest.mark.parametrize(
+    "crs_member",
+    [
+        {"type": "name", "properties": {"name": "EPSG:3857"}},
+        {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+        None,
+    ],
+)
+def test_a_location_with_a_crs_member_is_refused_and_the_crs_parameter_named(
+    client, login, inside, crs_member
+):
+    login("shouli")
+    before = Case.objects.count()
+    location = {"type": "Point", "coordinates": [inside.x, inside.y], "crs": crs_member}
+    response = post(client, body(None, location=location))
+    assert response.status_code == 400, response.content
+    text = str(response.json()["location"])
+    assert "RFC 7946" in text and "WGS84" in text and "crs 参数" in text, text
+    assert "crs parameter" in text and "gcj02" in text, text
+    assert Case.objects.count() == before
+
+
 def test_parties_are_masked_in_the_answer(client, login, inside):
     login("shouli")
     data = body(inside, parties=[{"name": "王五", "phone": "13912345678"}])
