@@ -38,6 +38,10 @@ def detect_encoding(raw):
     """Return the text encoding of CSV bytes: UTF-8 (with or without BOM) or GB18030."""
     if raw.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if len(raw) >= _SAMPLE_BYTES and b"\n" in raw:
+        # A sample that ends inside a double-byte character looks like another encoding
+        # (GBK read as Thai cp874, garbling every header): judge whole lines only.
+        raw = raw[: raw.rindex(b"\n") + 1]
     try:
         raw.decode("utf-8")
         return "utf-8"
