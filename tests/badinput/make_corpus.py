@@ -38,10 +38,6 @@ OUTSIDE = [
 ]
 SWAPPED = [([24.98, 102.67], "Kunming, lat/lon swapped"), ([39.9, 116.4], "Beijing, swapped")]
 OUT_OF_RANGE = [([181, 24], "lon > 180"), ([102.6, 91], "lat > 90"), ([-200, -100], "both")]
-IMPORT_GAP = (
-    "layers: the import accepts any file and fails later in its background job "
-    "(an ImportJob row is written and the answer is a redirect)"
-)
 BAD_CRS = ["epsg:99999", "gcj-03", "baidu", "EPSG:4326'--", "utm", "wgs84; DROP", "x" * 300]
 
 
@@ -322,7 +318,6 @@ def uploads():
             "what": "an executable named .csv",
             "file": {"name": "rentals.csv", "b64": base64.b64encode(b"MZ\x90\x00" * 64).decode()},
             "form": {"kind": "rentals"},
-            "known_gap": IMPORT_GAP,
         },
         {
             "id": "upload-003",
@@ -330,7 +325,6 @@ def uploads():
             "what": "wrong extension",
             "file": {"name": "rentals.exe", "b64": base64.b64encode(b"a,b\n1,2\n").decode()},
             "form": {"kind": "rentals"},
-            "known_gap": IMPORT_GAP,
         },
         {
             "id": "upload-004",
@@ -359,7 +353,6 @@ def uploads():
             "what": "a zip that is not a shapefile",
             "file": {"name": "x.zip", "b64": base64.b64encode(b"PK\x03\x04garbage").decode()},
             "form": {"kind": "rentals"},
-            "known_gap": IMPORT_GAP,
         },
         {
             "id": "upload-008",
