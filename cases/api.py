@@ -6,6 +6,13 @@ bilingual ("中文 / English").
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -14,8 +21,21 @@ from rest_framework.views import APIView
 from accounts.models import Role
 from accounts.scoping import has_role
 from cases import selectors, services
-from cases.models import Callback, Case, Category, Party, Source, Urgency
+from cases.models import (
+    Callback,
+    Case,
+    Category,
+    HandlerRole,
+    Level,
+    Party,
+    Source,
+    Status,
+    TimeUnit,
+    Urgency,
+)
+from gridmap.api import ErrorSerializer
 from layers import crs as crs_lib
+from layers.api import POINT_PARAMETERS
 
 INTAKE_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.GRID_WORKER)
 
@@ -188,15 +208,61 @@ def point_from(lon, lat, crs):
         raise ValidationError({"location": exc.message}) from None
 
 
+# --- answer shapes -----------------------------------------------------------------------
+# The views below build some answers as dicts; these serializers describe those shapes in
+# the OpenAPI schema (/api/schema/) and are not used to render them.
+
+
+class GeoJSONPointSerializer(serializers.Serializer):
+    """A GeoJSON Point (RFC 7946) in WGS84."""
+
+    type = serializers.ChoiceField(choices=["Point"])
+    coordinates = serializers.ListField(
+        child=serializers.FloatField(),
+        min_length=2,
+        max_length=2,
+        help_text="[经度, 纬度]（WGS84，7 位小数） / [longitude, latitude] (WGS84, 7 decimals)",
+    )
+
+
+class CasePartySerializer(serializers.Serializer):
+    """A party to a case as the API shows it: always masked."""
+
+    role = serializers.ChoiceField(choices=Party.Role.choices)
+    name = serializers.CharField(help_text="已脱敏 / masked")
+    phone = serializers.CharField(help_text="已脱敏，未登记时为空 / masked; empty if none")
+    id_number = serializers.CharField(help_text="已脱敏，未登记时为空 / masked; empty if none")
+
+
+class CaseHandlerSerializer(serializers.Serializer):
+    """An active handler of a case: a grid worker or a handling unit."""
+
+    name = serializers.CharField(help_text="网格员或承办单位 / grid worker or handling unit")
+    role = serializers.ChoiceField(choices=HandlerRole.choices)
+    level = serializers.ChoiceField(choices=Level.choices)
+
+
+class CaseErrorSerializer(ErrorSerializer):
+    """A refused workflow action: a bilingual message and a machine-readable code."""
+
+    code = serializers.CharField(
+        help_text="原因代码 / reason code, e.g. illegal_action, case_changed, rating, "
+        "merge_into, handler, reason_required"
+    )
+
+
 class CaseSerializer(serializers.ModelSerializer):
     category = serializers.SlugRelatedField(slug_field="code", read_only=True)
     category_name = serializers.CharField(source="category.name", read_only=True)
-    grid = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    grid_name = serializers.CharField(source="grid.name", read_only=True, default=None)
-    community = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    street = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # allow_null only documents that these are null outside every grid (or unmerged).
+    grid = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    grid_name = serializers.CharField(
+        source="grid.name", read_only=True, default=None, allow_null=True
+    )
+    community = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    street = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     location = serializers.SerializerMethodField()
-    merged_into = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    merged_into = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     parties = serializers.SerializerMethodField()
     handlers = serializers.SerializerMethodField()
 
@@ -232,12 +298,14 @@ class CaseSerializer(serializers.ModelSerializer):
             "handlers",
         ]
 
+    @extend_schema_field(GeoJSONPointSerializer)
     def get_location(self, case):
         return {
             "type": "Point",
             "coordinates": [round(case.location.x, 7), round(case.location.y, 7)],
         }
 
+    @extend_schema_field(CasePartySerializer(many=True))
     def get_parties(self, case):
         # Masked always: the API never reveals personal data.
         return [
@@ -250,11 +318,34 @@ class CaseSerializer(serializers.ModelSerializer):
             for p in case.parties.all()
         ]
 
+    @extend_schema_field(CaseHandlerSerializer(many=True))
     def get_handlers(self, case):
         return [
             {"name": a.handler_name, "role": a.role, "level": a.level}
             for a in case.assignments.filter(active=True).select_related("worker", "unit")
         ]
+
+
+class TimeLimitSerializer(serializers.Serializer):
+    amount = serializers.IntegerField()
+    unit = serializers.ChoiceField(choices=TimeUnit.choices)
+
+
+class TimeLimitsByUrgencySerializer(serializers.Serializer):
+    """The time limit of each urgency (cases.selectors.time_limit, with its fall-backs)."""
+
+    def get_fields(self):
+        return {urgency: TimeLimitSerializer() for urgency in Urgency.values}
+
+
+class CategorySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="登记时使用 / use it to register a case")
+    name = serializers.CharField(help_text="中文名称 / Chinese name")
+    name_en = serializers.CharField(help_text="英文名称，可能为空 / English name, may be empty")
+    time_limit_working_days = serializers.IntegerField(
+        help_text="默认办理时限（工作日） / default time limit (working days)"
+    )
+    time_limits = TimeLimitsByUrgencySerializer()
 
 
 def _limits(category):
@@ -270,6 +361,10 @@ class CategoryList(APIView):
 
     token_scopes = {"GET": "cases:read"}
 
+    @extend_schema(
+        summary="事项类别 / Case categories",
+        responses={200: CategorySerializer(many=True), 403: ErrorSerializer},
+    )
     def get(self, request):
         data = [
             {
@@ -296,7 +391,8 @@ class CaseListCreate(generics.ListAPIView):
         )
         status_ = self.request.query_params.get("status")
         if status_:
-            qs = qs.filter(status=status_)
+            # PostgreSQL text cannot hold NUL: such a status matches no case.
+            qs = qs.none() if "\x00" in status_ else qs.filter(status=status_)
         return qs.order_by("-reported_at", "-id")
 
     def post(self, request):
@@ -362,6 +458,8 @@ class CaseDetail(generics.RetrieveAPIView):
 
 
 class ActionSerializer(BilingualMixin, serializers.Serializer):
+    """The body of a workflow action: each action reads the fields it needs."""
+
     version = bilingual(serializers.IntegerField(required=False, min_value=1))
     note = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=2000))
     reason = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=2000))
@@ -369,6 +467,23 @@ class ActionSerializer(BilingualMixin, serializers.Serializer):
     into = bilingual(serializers.CharField(required=False, max_length=24))
     worker = bilingual(serializers.IntegerField(required=False))
     unit = bilingual(serializers.IntegerField(required=False))
+
+
+# The 400 answer of an action: a workflow refusal (detail, code), an unknown action, a
+# malformed body (detail) or field errors of ActionSerializer ({field: [message, …]}).
+ACTION_ERRORS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "description": "错误信息 / error message"},
+        "code": {"type": "string", "description": "原因代码 / reason code"},
+        "action": {"type": "string", "description": "未知操作 / unknown action"},
+    },
+    "additionalProperties": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "字段错误 / errors of a body field",
+    },
+}
 
 
 class CaseAction(APIView):
@@ -379,6 +494,40 @@ class CaseAction(APIView):
 
     token_scopes = {"POST": "cases:update"}
 
+    @extend_schema(
+        summary="案件流转操作 / Take a workflow action on a case",
+        operation_id="v1_cases_action",
+        parameters=[
+            OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH),
+            OpenApiParameter(
+                "action",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=list(services.ACTION_FUNCTIONS),
+                description="操作 / action. refuse/return: reason; callback: rating; "
+                "merge: into (原案件编号 / number of the original case); "
+                "dispatch: worker or unit (ID)",
+            ),
+        ],
+        request=ActionSerializer,
+        responses={
+            200: OpenApiResponse(CaseSerializer, description="操作后的案件 / the case after it"),
+            400: OpenApiResponse(
+                ACTION_ERRORS_SCHEMA,
+                description="操作被拒绝或输入无效 / action refused or invalid input",
+            ),
+            403: OpenApiResponse(
+                ErrorSerializer, description="无权执行 / you may not take this action"
+            ),
+            404: OpenApiResponse(
+                ErrorSerializer, description="案件不存在或不可见 / no such case in your area"
+            ),
+            409: OpenApiResponse(
+                CaseErrorSerializer,
+                description="案件已被他人修改（version） / the case changed meanwhile",
+            ),
+        },
+    )
     def post(self, request, pk, action):
         if action not in services.ACTION_FUNCTIONS:
             raise ValidationError(
@@ -449,6 +598,23 @@ def action_kwargs(action, data, user):
     return kwargs
 
 
+class DuplicateCaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    description = serializers.CharField(help_text="前 200 字 / first 200 characters")
+    reported_at = serializers.DateTimeField()
+    distance_m = serializers.IntegerField(help_text="距离（米） / distance in metres")
+    visitors = serializers.IntegerField()
+
+
+class DuplicateQueryErrorSerializer(serializers.Serializer):
+    """The 400 answer of the duplicates check: one of the two keys."""
+
+    category = serializers.CharField(required=False, help_text="类别不存在 / no such category")
+    location = serializers.CharField(required=False, help_text="坐标无效 / invalid coordinates")
+
+
 class DuplicateList(APIView):
     """Open cases of a category within 100 m in the last 30 days (the intake's check).
 
@@ -457,9 +623,28 @@ class DuplicateList(APIView):
 
     token_scopes = {"GET": "cases:read"}
 
+    @extend_schema(
+        summary="疑似重复案件 / Possible duplicates of a new case",
+        parameters=[
+            OpenApiParameter(
+                "category", OpenApiTypes.STR, required=True, description="类别代码 / category code"
+            ),
+            *POINT_PARAMETERS,
+        ],
+        responses={
+            200: OpenApiResponse(
+                DuplicateCaseSerializer(many=True),
+                description="按距离排序 / nearest first",
+            ),
+            400: DuplicateQueryErrorSerializer,
+            403: ErrorSerializer,
+        },
+    )
     def get(self, request):
         params = request.query_params
-        category = Category.objects.filter(code=params.get("category", "")).first()
+        code = params.get("category", "")
+        # PostgreSQL text cannot hold NUL: such a code names no category.
+        category = None if "\x00" in code else Category.objects.filter(code=code).first()
         if category is None:
             raise ValidationError({"category": "类别不存在 / no such category"})
         location = point_from(params.get("lon"), params.get("lat"), params.get("crs") or "wgs84")

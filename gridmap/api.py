@@ -3,12 +3,18 @@
 import logging
 
 from django.db import InterfaceError, OperationalError
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 log = logging.getLogger(__name__)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """An error answer: one bilingual message (the OpenAPI schema of DRF's {"detail": …})."""
+
+    detail = serializers.CharField(help_text="错误信息（多为中英双语） / error message")
 
 
 def exception_handler(exc, context):

@@ -280,6 +280,13 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from static/vendor (npm), never from a CDN.
     "SWAGGER_UI_DIST": f"/{STATIC_URL}vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": f"/{STATIC_URL}vendor/swagger-ui/favicon-32x32.png",
+    # One name per choice set that several fields share (level and resolved_level, …).
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "cases.models.Level",
+        "HandlerRoleEnum": "cases.models.HandlerRole",
+        "PartyRoleEnum": "cases.models.Party.Role",
+        "TimeUnitEnum": "cases.models.TimeUnit",
+    },
 }
 
 # Caches. Vector tiles and map summaries (gridmap/tiles.py) go to a file cache that every

@@ -22,6 +22,7 @@ MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", 10))
 # serialises each case with extra queries: an unbounded `limit` takes seconds per call,
 # which would stretch the run without finding more errors (reported to its owner).
 FIXED_QUERY = {"GET /api/v1/cases/": {"limit": 20}}
+JSON = "application/json"
 CSRF = "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"  # 32 characters: an unmasked CSRF secret
 
 
@@ -111,3 +112,94 @@ def test_rest_api_answers_no_5xx_to_generated_input(wsgi_app):
     } <= set(operations)
     assert calls[0] > len(operations) * 2
     assert not failures, "\n".join(failures[:30])
+
+
+def _cookies(username):
+    return {"sessionid": _session_cookie(username), "csrftoken": CSRF}
+
+
+def test_answers_of_the_hand_written_views_match_their_schema(wsgi_app):
+    """The views that build their answers as dicts answer what /api/schema/ documents."""
+    from django.contrib.gis.geos import Point
+    from schemathesis.specs.openapi.checks import (
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    from accounts.models import User
+    from cases import services
+    from cases.models import Category
+    from layers.models import Grid
+
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
+    headers = {"X-CSRFToken": CSRF, "Referer": "http://localhost/"}
+    district, analyst, admin = _cookies("zhihui"), _cookies("fenxi"), _cookies("admin")
+    inside = Grid.objects.current().order_by("code").first().geom.point_on_surface
+    outside = Point(102.3, 24.7, srid=4326)  # in the district's box, outside every grid
+    clerk = User.objects.get(username="shouli")
+    wage = Category.objects.get(code="wage")
+    cases = {}
+    for name, point in (("inside", inside), ("outside", outside)):
+        cases[name], _ = services.case_register(
+            source="dispute", category=wage, description="测试案件", location=point, by=clerk
+        )
+    near = {"category": "wage", "lon": inside.x, "lat": inside.y}
+    dup, locate, unassigned = "/api/v1/cases/duplicates/", "/api/v1/locate", "/api/v1/unassigned"
+    action = "/api/v1/cases/{id}/{action}/"
+
+    def query(**params):
+        return {"query": params}
+
+    def act(name, body, id_=cases["inside"].pk):
+        return {"path_parameters": {"id": id_, "action": name}, "body": body, "media_type": JSON}
+
+    # (name, method, path, request, session, expected status)
+    calls = [
+        ("categories", "GET", "/api/v1/categories/", {}, district, 200),
+        (None, "GET", "/api/v1/categories/", {}, {}, 403),
+        ("duplicates", "GET", dup, query(**near), district, 200),
+        (None, "GET", dup, query(**{**near, "category": "x"}), district, 400),
+        (None, "GET", dup, query(**{**near, "lat": "abc"}), district, 400),
+        # PostgreSQL text cannot hold NUL: refused before it reaches the database.
+        (None, "GET", dup, query(**{**near, "category": "w\x00"}), district, 400),
+        ("in grid", "GET", locate, query(lon=inside.x, lat=inside.y), district, 200),
+        ("no grid", "GET", locate, query(lon=outside.x, lat=outside.y), analyst, 200),
+        (None, "GET", locate, query(lon=102.7, crs="utm"), district, 400),
+        ("unassigned", "GET", unassigned, query(layer="cases"), district, 200),
+        (None, "GET", unassigned, query(layer="rentals", limit=5), district, 200),
+        (None, "GET", unassigned, query(layer="x"), district, 400),
+        (None, "GET", unassigned, query(offset="x"), district, 400),
+        (None, "GET", unassigned, query(offset=2**63), district, 400),  # OFFSET is a bigint
+        (None, "GET", unassigned, {}, analyst, 403),
+        (None, "GET", "/api/v1/cases/", query(limit=50), district, 200),
+        (None, "GET", "/api/v1/cases/", query(limit=5, status="a\x00"), district, 200),
+        ("no grid case", "GET", "/api/v1/cases/{id}/",
+         {"path_parameters": {"id": cases["outside"].pk}}, admin, 200),
+        ("accepted", "POST", action, act("accept", {"version": 1}), district, 200),
+        (None, "POST", action, act("dispatch", {"version": 9}), district, 409),
+        (None, "POST", action, act("close", {"version": 1}), district, 400),
+        (None, "POST", action, act("callback", {"version": 1, "rating": "great"}), district, 400),
+        (None, "POST", action, act("frobnicate", {}), district, 400),
+        (None, "POST", action, act("accept", {}), analyst, 403),
+        (None, "POST", action, act("accept", {}, id_=2**31 - 1), district, 404),
+    ]  # fmt: skip
+
+    answers = {}
+    for name, method, path, request, cookies, expected in calls:
+        case = schema[path][method].Case(**request)
+        response = case.call(headers=headers, cookies=cookies)
+        label = f"{method} {case.formatted_path} {request}"
+        assert response.status_code == expected, f"{label}: {response.text[:500]}"
+        case.validate_response(
+            response, checks=[status_code_conformance, response_schema_conformance]
+        )
+        answers[name] = response.json()
+
+    assert len(answers["categories"]) == Category.objects.filter(active=True).count()
+    assert cases["inside"].number in [c["number"] for c in answers["duplicates"]]
+    assert answers["in grid"]["grid"] is not None and "detail" not in answers["in grid"]
+    assert answers["no grid"]["grid"] is None and answers["no grid"]["detail"]
+    assert cases["outside"].pk in [r["id"] for r in answers["unassigned"]["results"]]
+    assert answers["no grid case"]["grid"] is None
+    assert answers["no grid case"]["location"]["type"] == "Point"
+    assert answers["accepted"]["status"] == "accepted"
