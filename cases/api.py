@@ -83,6 +83,8 @@ def _choice_list(choices):
 
 
 class PartySerializer(BilingualMixin, serializers.Serializer):
+    """A party to a new case; phone and ID number are stored encrypted."""
+
     name = bilingual(serializers.CharField(max_length=50))
     phone = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=30))
     id_number = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=30))
@@ -103,21 +105,50 @@ class PartySerializer(BilingualMixin, serializers.Serializer):
         return data
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "GeoJSON 点（WGS84，或用 crs 参数声明的坐标系） / a GeoJSON Point "
+        "(WGS84, or the system named by the crs field)",
+        "properties": {
+            "type": {"type": "string", "enum": ["Point"]},
+            "coordinates": {
+                "type": "array",
+                "items": {"type": "number"},
+                "minItems": 2,
+                "maxItems": 3,
+            },
+        },
+        "required": ["type", "coordinates"],
+    }
+)
+class PointInputField(serializers.JSONField):
+    """A JSON value that parse_point reads as a GeoJSON Point (typed for the schema)."""
+
+
 class CaseCreateSerializer(BilingualMixin, serializers.Serializer):
-    source = bilingual(serializers.ChoiceField(choices=Source.values))
+    """The body of a new case: a location (GeoJSON Point) or a rental house code."""
+
+    source = bilingual(serializers.ChoiceField(choices=Source.choices))
     category = bilingual(
         serializers.SlugRelatedField(
             slug_field="code", queryset=Category.objects.filter(active=True)
         )
     )
     description = bilingual(serializers.CharField(max_length=5000))
-    location = serializers.JSONField(
-        required=False, error_messages=_messages("required", "invalid")
+    location = PointInputField(required=False, error_messages=_messages("required", "invalid"))
+    crs = bilingual(
+        serializers.CharField(
+            required=False,
+            default="wgs84",
+            max_length=20,
+            help_text="location 的坐标系 / coordinate system of location: "
+            f"{', '.join(crs_lib.CRS_CHOICES)}",
+        )
     )
-    crs = bilingual(serializers.CharField(required=False, default="wgs84", max_length=20))
     rental_house = bilingual(serializers.CharField(required=False, max_length=40))
     urgency = bilingual(
-        serializers.ChoiceField(choices=Urgency.values, required=False, default=Urgency.NORMAL)
+        serializers.ChoiceField(choices=Urgency.choices, required=False, default=Urgency.NORMAL)
     )
     title = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=120))
     address = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=200))
@@ -379,6 +410,31 @@ class CategoryList(APIView):
         return Response(data)
 
 
+# The 400 answer of an intake: field errors of CaseCreateSerializer ({field: [message, …]};
+# parties: {index: {field: [message, …]}} or {non_field_errors: […]}), a refused
+# registration or a malformed body (detail), or a too-long Idempotency-Key.
+CREATE_ERRORS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "description": "错误信息 / error message"},
+        "Idempotency-Key": {"type": "string", "description": "幂等键过长 / key too long"},
+        "parties": {
+            "type": "object",
+            "description": "当事人错误：按序号的字段错误，或 non_field_errors / party errors: "
+            'field errors by index ({"0": {"name": [...]}}), or non_field_errors',
+            "additionalProperties": {
+                "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "string"}}]
+            },
+        },
+    },
+    "additionalProperties": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "字段错误 / errors of a body field",
+    },
+}
+
+
 class CaseListCreate(generics.ListAPIView):
     """List the cases you may see; register a case (POST, with optional Idempotency-Key)."""
 
@@ -395,6 +451,31 @@ class CaseListCreate(generics.ListAPIView):
             qs = qs.none() if "\x00" in status_ else qs.filter(status=status_)
         return qs.order_by("-reported_at", "-id")
 
+    @extend_schema(
+        summary="登记案件 / Register a case",
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="可选，最多 80 个字符：同一键重发时返回原案件（200） / optional, "
+                "at most 80 characters: a retry with the same key answers the first case (200)",
+            )
+        ],
+        request=CaseCreateSerializer,
+        responses={
+            201: OpenApiResponse(CaseSerializer, description="已登记 / registered"),
+            200: OpenApiResponse(
+                CaseSerializer,
+                description="重发：同一幂等键的原案件（Idempotent-Replayed: true） / a retry: "
+                "the case of the same Idempotency-Key (Idempotent-Replayed: true)",
+            ),
+            400: OpenApiResponse(CREATE_ERRORS_SCHEMA, description="输入无效 / invalid input"),
+            403: OpenApiResponse(
+                ErrorSerializer, description="您的角色不能登记案件 / your role may not register"
+            ),
+        },
+    )
     def post(self, request):
         if not has_role(request.user, *INTAKE_ROLES):
             raise PermissionDenied("您的角色不能登记案件 / your role may not register cases")

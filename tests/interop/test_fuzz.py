@@ -141,7 +141,12 @@ def test_answers_of_the_hand_written_views_match_their_schema(wsgi_app):
     cases = {}
     for name, point in (("inside", inside), ("outside", outside)):
         cases[name], _ = services.case_register(
-            source="dispute", category=wage, description="测试案件", location=point, by=clerk
+            source="dispute",
+            category=wage,
+            description="测试案件",
+            location=point,
+            by=clerk,
+            idempotency_key=f"conformance-{name}",
         )
     near = {"category": "wage", "lon": inside.x, "lat": inside.y}
     dup, locate, unassigned = "/api/v1/cases/duplicates/", "/api/v1/locate", "/api/v1/unassigned"
@@ -149,6 +154,18 @@ def test_answers_of_the_hand_written_views_match_their_schema(wsgi_app):
 
     def query(**params):
         return {"query": params}
+
+    new = {
+        "source": "hotline_12345",
+        "category": "wage",
+        "description": "工地拖欠工资",
+        "location": {"type": "Point", "coordinates": [inside.x, inside.y]},
+        "parties": [{"name": "王五", "phone": "13912345678"}],
+    }
+
+    def intake(body, key=None):
+        request = {"body": body, "media_type": JSON}
+        return {**request, "headers": {"Idempotency-Key": key}} if key else request
 
     def act(name, body, id_=cases["inside"].pk):
         return {"path_parameters": {"id": id_, "action": name}, "body": body, "media_type": JSON}
@@ -175,6 +192,14 @@ def test_answers_of_the_hand_written_views_match_their_schema(wsgi_app):
         (None, "GET", "/api/v1/cases/", query(limit=5, status="a\x00"), district, 200),
         ("no grid case", "GET", "/api/v1/cases/{id}/",
          {"path_parameters": {"id": cases["outside"].pk}}, admin, 200),
+        ("created", "POST", "/api/v1/cases/", intake(new), district, 201),
+        ("replayed", "POST", "/api/v1/cases/", intake(new, "conformance-inside"), district, 200),
+        (None, "POST", "/api/v1/cases/", intake({**new, "parties": [{"name": ""}]}), district, 400),
+        (None, "POST", "/api/v1/cases/", intake({**new, "parties": "x"}), district, 400),
+        (None, "POST", "/api/v1/cases/", intake({**new, "location": [1, 2]}), district, 400),
+        (None, "POST", "/api/v1/cases/", intake({**new, "source": "x"}), district, 400),
+        (None, "POST", "/api/v1/cases/", intake(new, "k" * 81), district, 400),
+        (None, "POST", "/api/v1/cases/", intake(new), analyst, 403),
         ("accepted", "POST", action, act("accept", {"version": 1}), district, 200),
         (None, "POST", action, act("dispatch", {"version": 9}), district, 409),
         (None, "POST", action, act("close", {"version": 1}), district, 400),
@@ -202,4 +227,6 @@ def test_answers_of_the_hand_written_views_match_their_schema(wsgi_app):
     assert cases["outside"].pk in [r["id"] for r in answers["unassigned"]["results"]]
     assert answers["no grid case"]["grid"] is None
     assert answers["no grid case"]["location"]["type"] == "Point"
+    assert answers["created"]["parties"][0]["phone"] == "139****5678"
+    assert answers["replayed"]["id"] == cases["inside"].pk
     assert answers["accepted"]["status"] == "accepted"
