@@ -9,9 +9,38 @@ from django.core.management import call_command
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
+    """Create the test database (always: see below), migrate it and load the demo once.
+
+    pytest-django's own fixture sets up only the databases that the collected tests ask
+    for with `db` or the django_db mark. The browser tests reach the database through
+    their server thread and ask for neither: run on their own, they would have worked on
+    the development database. Here the default database is always the test database.
+    """
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    keepdb = django_db_keepdb and not django_db_createdb
     with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            keepdb=keepdb,
+            aliases={"default"},
+        )
+        assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
         call_command("load_demo", verbosity=0)
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=request.config.option.verbose)
 
 
 @pytest.fixture
