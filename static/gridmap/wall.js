@@ -11,6 +11,43 @@
   GM.breaks = [1, 3, 6, 11];
   GM.k = Math.max(1, Math.min(2.5, (window.innerWidth || 1920) / 1920));
 
+  // Leaflet 1.8 dropped L.DomEvent.fakeStop, which VectorGrid 1.3 still calls when a
+  // feature is clicked: the click then dies in an exception. Since Leaflet 1.8 the map
+  // ignores DOM events on a canvas renderer anyway (_leaflet_disable_events), so there is
+  // nothing left to stop.
+  if (L.DomEvent && !L.DomEvent.fakeStop) L.DomEvent.fakeStop = function () { return true; };
+
+  // A clicked point of a tile is a CircleMarker to Leaflet 1.9, which then asks it for its
+  // latitude/longitude; VectorGrid's point symbolizers have none, and the click dies.
+  // Without getLatLng the event carries the mouse position, which the handlers use.
+  if (L.VectorGrid && !L.VectorGrid.prototype._gmPoints) {
+    var createLayer = L.VectorGrid.prototype._createLayer;
+    L.VectorGrid.prototype._gmPoints = true;
+    L.VectorGrid.prototype._createLayer = function (feat, pxPerExtent, layerStyle) {
+      var layer = createLayer.call(this, feat, pxPerExtent, layerStyle);
+      if (layer && layer.getLatLng && !layer._latlng) layer.getLatLng = null;
+      return layer;
+    };
+  }
+
+  // PostGIS puts a row's id in the MVT feature id (ST_AsMVT's feature_id_name), not among
+  // its properties, and VectorGrid hands styles, getFeatureId and click handlers only the
+  // properties: copy the id over as each tile arrives.
+  if (L.VectorGrid && L.VectorGrid.Protobuf && !L.VectorGrid.Protobuf.prototype._gmIds) {
+    var fetchTile = L.VectorGrid.Protobuf.prototype._getVectorTilePromise;
+    L.VectorGrid.Protobuf.prototype._gmIds = true;
+    L.VectorGrid.Protobuf.prototype._getVectorTilePromise = function (coords) {
+      return fetchTile.call(this, coords).then(function (tile) {
+        Object.keys(tile.layers || {}).forEach(function (name) {
+          (tile.layers[name].features || []).forEach(function (f) {
+            if (f.id !== undefined && f.properties.id === undefined) f.properties.id = f.id;
+          });
+        });
+        return tile;
+      });
+    };
+  }
+
   var STATUS_COLOURS = {
     registered: "#74c0fc",
     accepted: "#4dabf7",
@@ -74,6 +111,20 @@
     layer.options.v = version;
     if (layer._map) layer.redraw();
     return true;
+  };
+
+  // Restyle the features of the tiles on screen in place (new counts or hot-spot classes),
+  // instead of redraw(), which would fetch every tile again. Uses VectorGrid's own
+  // per-tile feature index (kept because the layers set getFeatureId).
+  GM.restyle = function (layer) {
+    var styles = layer.options.vectorTileLayerStyles;
+    Object.keys(layer._vectorTiles || {}).forEach(function (key) {
+      var tile = layer._vectorTiles[key], features = tile._features || {};
+      Object.keys(features).forEach(function (id) {
+        var style = styles[features[id].layerName];
+        if (style) layer._updateStyles(features[id].feature, tile, style);
+      });
+    });
   };
 
   // --- tile styles (VectorGrid: function (properties, zoom) -> path options) ----------------
@@ -260,7 +311,7 @@
       GM.stats = data.grids;
       computeBreaks();
       legend();
-      if (wall.layers.grids._map) wall.layers.grids.redraw();
+      if (wall.layers.grids._map) GM.restyle(wall.layers.grids);
     });
   };
 

@@ -55,6 +55,120 @@ def test_wall_map_loads_clean_and_offline(open_page, size):
     assert any("/tiles/cases/" in url for url in watch.requests)
 
 
+def test_wall_map_tiles_hold_the_grids_they_are_drawn_over(open_page, django_db_blocker):
+    """The 512-pixel tiles are asked for at the right tile zoom: each grid drawn in a tile
+    lies in that tile's square, and every grid on screen is drawn."""
+    from django.db import connection
+
+    page, watch = open_page("zhihui", "/map/wall/")
+    wait_ready(page, watch)
+    page.wait_for_function(TILES_LOADED, timeout=120000)
+    drawn = page.evaluate(
+        """() => Object.values(GM.wall.layers.grids._vectorTiles).map(t => {
+            const c = t.getCoord();
+            return [c.z, c.x, c.y, Object.keys(t._features).map(Number)];
+        })"""
+    )
+    bounds = page.evaluate("() => GM.wall.map.getBounds().toBBoxString()")
+    assert drawn and any(ids for *_c, ids in drawn)
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for z, x, y, ids in drawn:
+            # VectorGrid's z is the map zoom; the tile's square is that of zoom z - 1.
+            cursor.execute(
+                "SELECT count(*) FROM layers_grid WHERE id = ANY(%s) AND ST_Intersects(geom,"
+                " ST_Transform(ST_Expand(ST_TileEnvelope(%s, %s, %s), 300), 4326))",
+                [ids, z - 1, x, y],
+            )
+            assert cursor.fetchone()[0] == len(ids), (z, x, y)
+        cursor.execute(
+            "SELECT array_agg(id) FROM layers_grid WHERE valid_to IS NULL"
+            " AND geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
+            [float(v) for v in bounds.split(",")],
+        )
+        on_screen = set(cursor.fetchone()[0] or [])
+    assert on_screen and on_screen <= {i for *_c, ids in drawn for i in ids}
+
+
+def test_clicking_a_grid_on_the_wall_opens_its_popup_coloured_by_open_cases(
+    open_page, django_db_blocker
+):
+    from cases.models import OPEN_STATUSES, Case
+
+    with django_db_blocker.unblock():
+        case = Case.objects.filter(status__in=OPEN_STATUSES, grid__isnull=False).first()
+        grid = case.grid
+        point = grid.geom.point_on_surface
+    page, watch = open_page("zhihui", "/map/wall/")
+    wait_ready(page, watch)
+    page.wait_for_function("() => Object.keys(GM.stats).length > 0", timeout=60000)
+    # Zoom onto the grid with the case pins hidden, so that the click lands on the grid.
+    page.evaluate(
+        "([lat, lon]) => { GM.wall.map.removeLayer(GM.wall.layers.cases);"
+        " GM.wall.map.setView([lat, lon], 16, {animate: false}); }",
+        [point.y, point.x],
+    )
+    page.wait_for_function(
+        "() => Object.values(GM.wall.layers.grids._tiles).every(t => t.loaded)", timeout=60000
+    )
+    # The grid is filled by its open-case count (the tile carries its id for the style).
+    fill = page.evaluate(
+        """id => Object.values(GM.wall.layers.grids._vectorTiles)
+                 .map(t => t._features[id]).filter(Boolean)
+                 .map(f => f.feature.options.fillColor)""",
+        grid.pk,
+    )
+    assert fill and all(colour != "#0b1620" for colour in fill)
+    x, y = page.evaluate(
+        "([lat, lon]) => { const p = GM.wall.map.latLngToContainerPoint([lat, lon]);"
+        " const r = GM.wall.map.getContainer().getBoundingClientRect();"
+        " return [r.left + p.x, r.top + p.y]; }",
+        [point.y, point.x],
+    )
+    page.mouse.click(x, y)
+    page.wait_for_selector(".gm-grid-popup h3", timeout=10000)
+    assert page.text_content(".gm-grid-popup h3") == grid.name
+    assert watch.errors == [] and watch.outside == []
+
+
+def test_clicking_a_case_pin_on_the_wall_opens_its_details(open_page, django_db_blocker):
+    from django.db import connection
+
+    from cases.models import OPEN_STATUSES
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        # An open case with no other open case within ~40 m, so that its pin is alone.
+        cursor.execute(
+            """SELECT c.id, c.number, ST_X(c.location), ST_Y(c.location) FROM cases_case c
+               WHERE c.status IN ('accepted', 'dispatched') AND c.grid_id IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM cases_case o WHERE o.id <> c.id
+                     AND o.status = ANY(%s) AND ST_DWithin(o.location, c.location, 0.0004))
+               ORDER BY c.id LIMIT 1""",
+            [list(OPEN_STATUSES)],
+        )
+        row = cursor.fetchone()
+    assert row, "the demo district has no lone open case"
+    _case_id, number, lon, lat = row
+    page, watch = open_page("zhihui", "/map/wall/")
+    wait_ready(page, watch)
+    page.evaluate(
+        "([lat, lon]) => GM.wall.map.setView([lat, lon], 17, {animate: false})", [lat, lon]
+    )
+    page.wait_for_function(
+        "() => Object.values(GM.wall.layers.cases._tiles).every(t => t.loaded)", timeout=60000
+    )
+    x, y = page.evaluate(
+        "([lat, lon]) => { const p = GM.wall.map.latLngToContainerPoint([lat, lon]);"
+        " const r = GM.wall.map.getContainer().getBoundingClientRect();"
+        " return [r.left + p.x, r.top + p.y]; }",
+        [lat, lon],
+    )
+    page.mouse.click(x, y)
+    page.wait_for_selector(".gm-case-popup h3", timeout=10000)
+    assert page.text_content(".gm-case-popup h3").startswith(number)
+    assert page.locator(".gm-case-popup .gm-dispatch").count() == 1
+    assert watch.errors == [] and watch.outside == []
+
+
 def test_wall_map_layers_toggle(open_page):
     page, watch = open_page("zhihui", "/map/wall/")
     wait_ready(page, watch)
