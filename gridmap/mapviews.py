@@ -44,6 +44,11 @@ def _versions():
     return {layer: tiles.layer_version(layer) for layer in tiles.LAYERS}
 
 
+def _point_zoom():
+    """Return the map zooms from which the pages draw points one by one."""
+    return {layer: tiles.map_zoom(z) for layer, z in tiles.POINT_ZOOM.items()}
+
+
 def _can_dispatch(user):
     """Return True when the user's role may dispatch at all (per case: _case_actions)."""
     return user.is_superuser or user.role in {
@@ -82,7 +87,7 @@ def wall(request):
             "dispatch": reverse("map-dispatch", args=[0]).replace("/0/", "/{id}/"),
             "export": reverse("map-export", args=["wall"]),
         },
-        "pointZoom": tiles.POINT_ZOOM,
+        "pointZoom": _point_zoom(),
         "poll": 4000,
     }
     fmap = maps.wall_map(bounds, _versions(), config)
@@ -108,7 +113,7 @@ def territory(request):
             "case": reverse("map-case", args=[0]).replace("/0.json", "/{id}.json"),
             "live": reverse("map-live"),
         },
-        "pointZoom": tiles.POINT_ZOOM,
+        "pointZoom": _point_zoom(),
         "poll": 15000,
     }
     fmap = maps.territory_map(bounds, grids, _versions(), config)

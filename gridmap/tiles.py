@@ -40,11 +40,17 @@ DEPENDS = {
     "persons": ("persons", "grids", "workers"),
     "workers": ("workers", "grids"),
 }
-# Zoom from which points are drawn one by one; below it, counts per grid.
-POINT_ZOOM = {"cases": 14, "rentals": 15}
-GRID_NAME_ZOOM = 14
-# Zoom up to which grids are too small to draw one by one: counts per community instead.
-COARSE_ZOOM = 12
+# The map pages draw 512-pixel tiles (maps.vector_layer): a tile of zoom z is shown at map
+# zoom z + 1, and a quarter as many requests fill the screen. The zooms below are tile
+# zooms; the pages' style functions see map zooms.
+TILE_SIZE = 512
+ZOOM_OFFSET = -1
+# Tile zoom from which points are drawn one by one (map zoom 14 for cases); below it,
+# counts per grid.
+POINT_ZOOM = {"cases": 13, "rentals": 14}
+GRID_NAME_ZOOM = 13
+# Tile zoom up to which grids are too small to draw one by one: counts per community.
+COARSE_ZOOM = 11
 MIN_ZOOM, MAX_ZOOM = 0, 22
 # Case tiles also age (overdue is relative to now): keep them a minute at most.
 TILE_TIMEOUT = {"cases": 60, "workers": 120}
@@ -278,6 +284,11 @@ SUMMARY_COLUMNS = {
 
 class TileError(ValueError):
     """A tile request that names no layer or no tile."""
+
+
+def map_zoom(tile_zoom):
+    """Return the map zoom at which the pages show tiles of this zoom."""
+    return tile_zoom - ZOOM_OFFSET
 
 
 def check_tile(layer, z, x, y):

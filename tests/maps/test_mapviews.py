@@ -21,7 +21,7 @@ def test_wall_map_page_loads_only_local_assets(client, login):
     assert "/static/vendor/chartjs/chart.umd.min.js" in page
     assert "GM.wall.init(" in page
     for layer in ("grids", "areas", "cases", "rentals", "persons", "workers"):
-        assert f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf" in page
+        assert f"/tiles/{layer}/{{tz}}/{{x}}/{{y}}.pbf" in page
     # Big layers come as tiles: no GeoJSON is inlined in the wall map.
     assert '"FeatureCollection"' not in page
     assert len(response.content) < 60_000

@@ -41,8 +41,8 @@ def test_cases_are_points_when_zoomed_in_and_counts_per_grid_below(
     points = {f["id"]: f["properties"] for f in layers["cases"]}
     assert case.pk in points
     assert set(points[case.pk]) == {"s", "od", "u"}
-    x, y = tile_of(lon, lat, 13)
-    _, layers = get_tile(client, "cases", 13, x, y)
+    x, y = tile_of(lon, lat, 12)
+    _, layers = get_tile(client, "cases", 12, x, y)
     grids = {f["properties"]["gid"]: f["properties"] for f in layers["cases"]}
     assert grids[worker_grid.pk]["n"] >= 1
     assert all(set(p) == {"gid", "n", "od"} for p in grids.values())
@@ -78,11 +78,11 @@ def test_grid_worker_tiles_hold_only_his_grids(client, login, worker_grid, other
         ids = {f["id"] for f in layers.get("cases", [])}
         assert (case.pk in ids) == (case is inside)
     # Low zoom: the whole district in a few tiles, still only his grids.
-    x, y = tile_of(*centre(worker_grid), 13)
+    x, y = tile_of(*centre(worker_grid), 12)
     for layer in ("cases", "rentals", "persons"):
-        _, layers = get_tile(client, layer, 13, x, y)
+        _, layers = get_tile(client, layer, 12, x, y)
         assert {f["properties"]["gid"] for f in layers.get(layer, [])} <= mine
-    _, layers = get_tile(client, "grids", 13, x, y)
+    _, layers = get_tile(client, "grids", 12, x, y)
     assert {f["id"] for f in layers["grids"]} == mine
     # Coarse zooms: only his community, counting only his grids.
     x, y = tile_of(*centre(worker_grid), 10)
