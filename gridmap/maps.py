@@ -24,20 +24,12 @@ log = logging.getLogger(__name__)
 # Class name -> (js, css) as paths under static/. Plugins not listed here lose their remote
 # assets (nothing may load from the internet); vendor them in scripts/vendor.sh to use them.
 LOCAL_ASSETS = {
+    # Leaflet alone: folium's other defaults (jQuery, Bootstrap, Font Awesome, awesome
+    # markers: 0.47 MB) serve only folium.Icon markers, which no page uses; the pages that
+    # extend base.html load Bootstrap themselves. A wall map parses them on every load.
     "Map": (
-        [
-            ("leaflet", "vendor/leaflet/leaflet.js"),
-            ("jquery", "vendor/jquery/jquery.min.js"),
-            ("bootstrap", "vendor/bootstrap/bootstrap.bundle.min.js"),
-            ("awesome_markers", "vendor/awesome-markers/leaflet.awesome-markers.min.js"),
-        ],
-        [
-            ("leaflet_css", "vendor/leaflet/leaflet.css"),
-            ("bootstrap_css", "vendor/bootstrap/bootstrap.min.css"),
-            ("awesome_markers_font_css", "vendor/fontawesome/css/all.min.css"),
-            ("awesome_markers_css", "vendor/awesome-markers/leaflet.awesome-markers.css"),
-            ("awesome_rotate_css", "gridmap/leaflet.awesome.rotate.css"),
-        ],
+        [("leaflet", "vendor/leaflet/leaflet.js")],
+        [("leaflet_css", "vendor/leaflet/leaflet.css")],
     ),
     "MarkerCluster": (
         [("markerclusterjs", "vendor/markercluster/leaflet.markercluster.js")],
@@ -277,6 +269,8 @@ def wall_map(bounds, versions, config):
     fmap = base_map(dark=True, zoom_control=False)
     config = {**config, "bounds": bounds}
     plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(fmap)
+    # Fit the view before any tile layer is added: no tiles for folium's starting view.
+    MapInit("GM.wall.fit", {}, {"bounds": bounds}).add_to(fmap)
     layers = {}
     for key, tile_layer, name, show, interactive in WALL_LAYERS:
         layer = vector_layer(

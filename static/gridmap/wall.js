@@ -394,19 +394,26 @@
     });
   };
 
+  // Called before the tile layers are added (gridmap/maps.py), so that they ask only for
+  // the tiles of the fitted view, not first for those of folium's starting view.
+  wall.fit = function (map, layers, config) {
+    if (!config.bounds) return;
+    // Keep the district clear of the header and of the KPI panel on the right.
+    var top = document.querySelector(".gm-top"), panel = document.querySelector(".gm-panel");
+    map.fitBounds(config.bounds, {
+      paddingTopLeft: [20, (top ? top.offsetHeight : 0) + 20],
+      paddingBottomRight: [(panel ? panel.offsetWidth : 0) + 20, 20],
+      animate: false,
+    });
+    wall.fitted = true;
+  };
+
   wall.init = function (map, layers, config) {
     wall.map = map;
     wall.layers = layers;
     wall.config = config;
     wall.maxId = null;
-    if (config.bounds) {
-      // Keep the district clear of the header and of the KPI panel on the right.
-      var top = document.querySelector(".gm-top"), panel = document.querySelector(".gm-panel");
-      map.fitBounds(config.bounds, {
-        paddingTopLeft: [20, (top ? top.offsetHeight : 0) + 20],
-        paddingBottomRight: [(panel ? panel.offsetWidth : 0) + 20, 20],
-      });
-    }
+    if (!wall.fitted) wall.fit(map, layers, config);
     layers.grids.on("click", function (e) {
       var p = e.layer && e.layer.properties;
       if (p && p.cid !== undefined) { map.setView(e.latlng, map.getZoom() + 2); return; }
