@@ -2,9 +2,10 @@
 
 Collections: streets, communities, grids (current boundaries), rentals (rental houses)
 and cases, each limited to the caller's area (accounts.scoping; cases through
-cases.selectors.cases_visible_to). The caller authenticates by session or by API token
-(``Authorization: Bearer gm_…``); a token needs the scope layers:read, and cases:read for
-the cases collection. No personal data is served: landlords, residents and case parties
+cases.selectors.cases_visible_to). The caller authenticates by session or by API token,
+sent as ``Authorization: Bearer gm_…`` or as the password of HTTP Basic (for QGIS: see
+ApiTokenBasicAuthentication); a token needs the scope layers:read, and cases:read for the
+cases collection. No personal data is served: landlords, residents and case parties
 are not part of any collection.
 
 Conformance classes: core, geojson and oas30 (the OpenAPI 3.0 document at /ogcapi/api).
@@ -13,6 +14,8 @@ clamped), ``offset`` and, for cases, ``datetime`` (an instant or an interval on 
 reporting time); they answer with numberMatched, numberReturned and next/prev links.
 """
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,15 +25,21 @@ from django.contrib.gis.geos import Polygon
 from django.db.models import Max, Min
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import urlencode
 from rest_framework import exceptions
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    get_authorization_header,
+)
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from accounts.authentication import ApiTokenAuthentication
+from accounts import services as account_services
+from accounts.authentication import ApiTokenAuthentication, required_scope
 from accounts.scoping import scope
 from interop.params import ParamError, parse_bbox, parse_int, parse_when
 
@@ -197,6 +206,11 @@ def _json(data, status=200, content_type=JSON, headers=None):
     response = HttpResponse(body, status=status, content_type=f"{content_type}; charset=utf-8")
     for key, value in (headers or {}).items():
         response[key] = value
+    # Every answer depends on who asks. Without this, QGIS's HTTP disk cache served the
+    # landing page, collection and first page fetched with one token to a layer set up
+    # with another (or a revoked) token, and kept the cases on the user's disk.
+    patch_cache_control(response, private=True, no_store=True)
+    patch_vary_headers(response, ("Authorization", "Cookie"))
     return response
 
 
@@ -233,10 +247,54 @@ class AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+class ApiTokenBasicAuthentication(BaseAuthentication):
+    """Accept an API token as the password of HTTP Basic authentication (any user name).
+
+    QGIS 3.22 (Debian 12) has no way to send ``Authorization: Bearer`` on an OAPIF layer:
+    no HTTP-header authentication method and no http-header in the layer's source. It
+    does send Basic credentials from a Basic authentication configuration (or from
+    username/password in the source), so the token travels as the password. An account's
+    own password is never accepted here; the token's scopes are checked as for Bearer.
+    """
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != b"basic":
+            return None
+        invalid = exceptions.AuthenticationFailed(
+            "令牌无效或已过期（Basic 认证的密码须为接口令牌） / invalid or expired token "
+            "(with HTTP Basic, the password must be an API token; any user name)"
+        )
+        if len(header) != 2:
+            raise invalid
+        try:
+            decoded = base64.b64decode(header[1], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise invalid from None
+        _, colon, raw = decoded.partition(":")
+        token = account_services.token_for_key(raw) if colon else None
+        if token is None:
+            raise invalid
+        scope = required_scope((request.parser_context or {}).get("view"), request.method)
+        if scope is None or not token.allows(scope):
+            raise exceptions.PermissionDenied(
+                f"令牌无权访问此接口 / this token's scopes do not allow this endpoint"
+                f" (needs {scope or 'a scope this endpoint does not grant to tokens'})"
+            )
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return "Bearer"
+
+
 class OgcView(APIView):
     """Base of the OGC API views: token or session, JSON answers, OGC exception bodies."""
 
-    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    authentication_classes = [
+        ApiTokenAuthentication,
+        ApiTokenBasicAuthentication,
+        SessionAuthentication,
+    ]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AnyAccept
@@ -583,6 +641,12 @@ def openapi_document(base):
         "components": {
             "securitySchemes": {
                 "apiToken": {"type": "http", "scheme": "bearer"},
+                "apiTokenBasic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "接口令牌作为密码，用户名任意 / the API token as the "
+                    "password, any user name (for QGIS)",
+                },
                 "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
             },
             "parameters": {
@@ -628,7 +692,7 @@ def openapi_document(base):
                 },
             },
         },
-        "security": [{"apiToken": []}, {"session": []}],
+        "security": [{"apiToken": []}, {"apiTokenBasic": []}, {"session": []}],
         "paths": {
             "/": {"get": {"operationId": "getLandingPage", "responses": {"200": json_ok}}},
             "/conformance": {
