@@ -3,15 +3,9 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from interop.ogcapi import CONFORMANCE
 
@@ -195,75 +189,6 @@ def test_post_is_405(api):
 # --- GDAL's OAPIF driver against a live server -------------------------------------------
 
 OGRINFO = shutil.which("ogrinfo") or "/usr/bin/ogrinfo"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _database_url():
-    db = settings.DATABASES["default"]
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgis://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-@pytest.fixture(scope="module")
-def live_ogc(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Serve the app with gunicorn on a free loopback port against the test database.
-
-    The demo data was committed at session start; the token is committed here (the server
-    is another process) and deleted at the end.
-    """
-    from accounts.models import ApiToken, User
-    from accounts.services import issue_api_token
-
-    with django_db_blocker.unblock():
-        token, key = issue_api_token(
-            name="ogrinfo round trip",
-            user=User.objects.get(username="zhihui"),
-            scopes=["layers:read", "cases:read"],
-        )
-    port = _free_port()
-    log = tmp_path_factory.mktemp("ogc") / "server.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DJANGO_SETTINGS_MODULE": "gridmap.settings",
-    }
-    base_dir = Path(settings.BASE_DIR)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(gunicorn), "gridmap.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4"],
-            cwd=base_dir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield base, key
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        with django_db_blocker.unblock():
-            ApiToken.objects.filter(pk=token.pk).delete()
 
 
 def _ogrinfo(base, key, *args):
