@@ -516,12 +516,15 @@ class CaseListCreate(generics.ListAPIView):
         except services.CaseError as exc:
             raise ValidationError({"detail": exc.message}) from None
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return self._answer(case, code, replay=not created)
+        fresh = created and not data["auto_dispatch"]
+        return self._answer(case, code, replay=not created, fresh=fresh)
 
-    def _answer(self, case, code, replay=False):
-        case = Case.objects.select_related("category", "grid", "community", "street").get(
-            pk=case.pk
-        )
+    def _answer(self, case, code, replay=False, fresh=False):
+        if not fresh:
+            # Unless it is the object just registered here, with its areas set: read it.
+            case = Case.objects.select_related("category", "grid", "community", "street").get(
+                pk=case.pk
+            )
         headers = {"Location": f"/api/v1/cases/{case.pk}/"}
         if replay:
             headers["Idempotent-Replayed"] = "true"

@@ -37,6 +37,7 @@ from cases.models import (
     Urgency,
 )
 from gridmap import pii
+from layers.services import assign_areas
 
 # --- errors ------------------------------------------------------------------------------
 
@@ -395,10 +396,10 @@ def case_register(
             case.deadline = compute_deadline(category, urgency, reported_at, calendar)
             case.stage_started_at = reported_at
             case.stage_deadline = case.deadline
-            case.level = "district"  # placeholder until the areas are known
-            case.save()  # InGrid.save() sets grid, community and street
+            assign_areas(case)
             case.level = _initial_level(case)
-            case.save(update_fields=["level"])
+            # A fresh primary key: INSERT straight away (no UPDATE that finds no row).
+            case.save(force_insert=True, assign=False)
             for data in parties:
                 _party(case, data)
             for upload, content_type in zip(attachments, types, strict=True):

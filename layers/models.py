@@ -178,10 +178,17 @@ class InGrid(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, assign=True, **kwargs):
+        """Save, setting grid, community and street from the location first.
+
+        Skipped when the caller has just assigned them (assign=False) or when only other
+        fields are saved (update_fields without location): one spatial lookup less.
+        """
         from layers.services import assign_areas
 
-        assign_areas(self)
+        fields = kwargs.get("update_fields")
+        if assign and (fields is None or "location" in fields):
+            assign_areas(self)
         super().save(*args, **kwargs)
 
 
