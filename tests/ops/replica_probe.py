@@ -16,7 +16,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connections, router, transaction  # noqa: E402
+from django.db import DatabaseError, connections, router, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
@@ -31,7 +31,12 @@ def make(i):
 
 def wait_for(predicate, timeout=10.0):
     start = time.monotonic()
-    while not predicate():
+    while True:
+        try:
+            if predicate():
+                break
+        except DatabaseError:
+            pass  # the standby has not replayed the table's creation yet
         if time.monotonic() - start > timeout:
             return None
         time.sleep(0.02)
