@@ -1,6 +1,7 @@
 import time
 
 from django.conf import settings
+from django.utils.cache import patch_vary_headers
 
 
 def content_security_policy():
@@ -29,6 +30,9 @@ def content_security_policy():
     )
 
 
+# API paths whose answers are personal to the caller (the OGC API sets its own headers).
+PRIVATE_API_PREFIXES = ("/api/", "/open311/")
+
 # Grid workers report their position from the phone's browser; nothing else is needed.
 PERMISSIONS_POLICY = "geolocation=(self), camera=(), microphone=(), payment=(), usb=()"
 
@@ -50,6 +54,11 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         if settings.PRODUCTION:
             response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if request.path.startswith(PRIVATE_API_PREFIXES):
+            # Answers depend on who asks (area scoping, masking): no shared or disk cache
+            # may hand one token's answer to another (QGIS's cache did, on /ogcapi/).
+            response.headers.setdefault("Cache-Control", "private, no-store")
+            patch_vary_headers(response, ("Authorization", "Cookie"))
         return response
 
 

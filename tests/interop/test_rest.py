@@ -200,3 +200,16 @@ def test_docs_page_loads_swagger_ui_from_local_static_files_only(client, db, set
         if asset.startswith("/static/"):
             assert finders.find(asset.removeprefix("/static/")), asset
     assert "cdn" not in html.lower() and "https://" not in html
+
+
+def test_api_answers_are_not_kept_by_shared_or_client_caches(client, token):
+    # Persons (masked) and cases depend on the caller's area: a proxy or a desktop GIS's
+    # disk cache must not hand one caller's answer to another.
+    key = token("majie", ["layers:read"])
+    for url in ("/api/v1/persons/", "/api/v1/grids/"):
+        response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+        assert "Authorization" in response["Vary"] and "Cookie" in response["Vary"]
+    response = client.get("/open311/v2/services.json")
+    assert "no-store" in response["Cache-Control"]
