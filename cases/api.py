@@ -487,10 +487,8 @@ class CaseListCreate(generics.ListAPIView):
                     "Idempotency-Key must be at most 80 characters"
                 }
             )
-        if key:
-            existing = Case.objects.filter(idempotency_key=key).first()
-            if existing is not None:
-                return self._answer(existing, status.HTTP_200_OK, replay=True)
+        # A retry with the same key gets the first attempt's case back: case_register looks
+        # the key up before anything else (and again, under the unique index, on a race).
         serializer = CaseCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
