@@ -121,10 +121,11 @@ def base_map(bounds=None, dark=False, **kwargs):
         location=kwargs.pop("location", [24.98, 102.63]),
         zoom_start=kwargs.pop("zoom_start", 12),
         tiles=None,
-        control_scale=True,
+        control_scale=False,
         prefer_canvas=True,
         **kwargs,
     )
+    MetricScale().add_to(fmap)
     fmap.get_root().header.add_child(
         folium.Element(
             "<style>.leaflet-container{background:%s}</style>" % ("#0b1620" if dark else "#eef1f4")
@@ -192,6 +193,22 @@ def parts(fmap):
 
 
 # --- wall map and territory view (vector tiles, composed here, drawn by static/gridmap) ---
+
+
+class MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only (folium's shows miles and feet too)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});
+        {%- endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "MetricScale"
 
 
 class MapInit(MacroElement):

@@ -27,6 +27,14 @@ def test_wall_map_page_loads_only_local_assets(client, login):
     assert len(response.content) < 60_000
 
 
+def test_map_scale_bars_are_metric_only(client, login):
+    login("wangge")
+    for url in ("/map/wall/", "/map/territory/"):
+        page = client.get(url).content.decode()
+        assert "L.control.scale({imperial: false})" in page, url
+        assert "L.control.scale()" not in page, url
+
+
 def test_wall_map_requires_login(client):
     response = client.get("/map/wall/")
     assert response.status_code == 302
