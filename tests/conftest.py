@@ -40,7 +40,12 @@ def django_db_setup(
     yield
     if not django_db_keepdb:
         with django_db_blocker.unblock():
-            teardown_databases(config, verbosity=request.config.option.verbose)
+            try:
+                teardown_databases(config, verbosity=request.config.option.verbose)
+            except Exception as exc:  # noqa: BLE001  (as pytest-django: warn, don't fail)
+                # A server thread of the browser or interop tests may still hold a
+                # connection; the next run recreates the database anyway.
+                request.node.warn(pytest.PytestWarning(f"test database not dropped: {exc!r}"))
 
 
 @pytest.fixture
