@@ -144,9 +144,6 @@ def _run_points(kind, path, crs, report, progress, bulk=None):
         yield first
         yield from reader
 
-    def prepare_ahead(chunk, found, rows):
-        return layer.serialize_for_insert(layer.prepare(chunk, found, rows))
-
     start = 0
     pending = None
     with ThreadPoolExecutor(max_workers=1) as helper:
@@ -158,7 +155,7 @@ def _run_points(kind, path, crs, report, progress, bulk=None):
             if serial:
                 write(layer.prepare(chunk, found, rows), len(chunk))
                 continue
-            future = helper.submit(prepare_ahead, chunk, found, rows)
+            future = helper.submit(layer.prepare, chunk, found, rows)
             if pending is not None:
                 write(pending[0].result(), pending[1])
             pending = (future, len(chunk))

@@ -9,7 +9,6 @@ Everything runs in one transaction: all or nothing unless partial=True.
 """
 
 import hashlib
-import io
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ import shapely
 from django.db import connection
 from django.utils import timezone
 
-from gridmap.copy import NULL, bytea_hex, copy_csv, copy_frame, reserve_ids
+from gridmap.copy import bytea_hex, copy_frame, reserve_ids
 from layers import crs as crs_module
 from layers import sql
 from layers.importers import columns as cols
@@ -154,15 +153,10 @@ class PointLayer:
         if len(new):
             if self.bulk and self.restore_sql is None:
                 self.restore_sql = sql.detach_secondary_indexes(self.table)
-            serialized = frame.attrs.get("insert_csv")
-            if serialized is not None and len(new) == len(frame):
-                # Every row is new: the CSV the helper thread wrote (serialize_for_insert).
-                copy_csv(self.table, serialized[0], io.StringIO(serialized[1]))
-            else:
-                new = self.before_insert(new.copy())
-                new["created_at"] = now
-                new["updated_at"] = now
-                copy_frame(self.table, new)
+            new = self.before_insert(new.copy())
+            new["created_at"] = now
+            new["updated_at"] = now
+            copy_frame(self.table, new)
             inserted = len(new)
         old = frame[is_old].copy()
         if len(old):
@@ -180,27 +174,6 @@ class PointLayer:
         return frame
 
     def before_update(self, frame):
-        return frame
-
-    # Layers whose before_insert() needs the database (ids, deadlines) set this False.
-    SERIALIZE_AHEAD = True
-
-    def serialize_for_insert(self, frame):
-        """Attach to a prepared frame the COPY text of its rows as new rows.
-
-        Called in the import's helper thread, so that turning chunk k + 1 into CSV overlaps
-        the COPY of chunk k (pandas' to_csv holds the GIL; the COPY waits on the server).
-        write() uses it when the whole chunk turns out to be new, the bulk import's case.
-        """
-        if not self.SERIALIZE_AHEAD or frame.empty:
-            return frame
-        rows = frame.copy()
-        now = self.now.isoformat()
-        rows["created_at"] = now
-        rows["updated_at"] = now
-        buf = io.StringIO()
-        rows.to_csv(buf, index=False, header=False, na_rep=NULL)
-        frame.attrs["insert_csv"] = (list(rows.columns), buf.getvalue())
         return frame
 
     def plan(self, expected_rows):
@@ -423,7 +396,6 @@ class CaseLayer(PointLayer):
     kind = "cases"
     table = "cases_case"
     key = "idempotency_key"
-    SERIALIZE_AHEAD = False  # before_insert() reserves ids and computes deadlines
     compare = ("description", "address", "title", "location", "grid_id", "category_id")
 
     SOURCE_VALUES = {
