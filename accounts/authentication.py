@@ -27,6 +27,26 @@ def required_scope(view, method):
     return scopes.get(method)
 
 
+def authenticate_key(request, raw, invalid=None):
+    """Return (user, token) for a raw API token key allowed on the request's view.
+
+    Raise `invalid` (by default "invalid or expired token") for an unknown, revoked or
+    expired key, and PermissionDenied when the token's scopes do not cover the view.
+    """
+    token = services.token_for_key(raw)
+    if token is None:
+        raise invalid or exceptions.AuthenticationFailed(
+            "令牌无效或已过期 / invalid or expired token"
+        )
+    scope = required_scope((request.parser_context or {}).get("view"), request.method)
+    if scope is None or not token.allows(scope):
+        raise exceptions.PermissionDenied(
+            f"令牌无权访问此接口 / this token's scopes do not allow this endpoint"
+            f" (needs {scope or 'a scope this endpoint does not grant to tokens'})"
+        )
+    return token.user, token
+
+
 class ApiTokenAuthentication(BaseAuthentication):
     """DRF authentication by API token, checking the token's scope against the view."""
 
@@ -44,17 +64,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             raw = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("令牌无效 / invalid token") from None
-        token = services.token_for_key(raw)
-        if token is None:
-            raise exceptions.AuthenticationFailed("令牌无效或已过期 / invalid or expired token")
-        view = (request.parser_context or {}).get("view")
-        scope = required_scope(view, request.method)
-        if scope is None or not token.allows(scope):
-            raise exceptions.PermissionDenied(
-                f"令牌无权访问此接口 / this token's scopes do not allow this endpoint"
-                f" (needs {scope or 'a scope this endpoint does not grant to tokens'})"
-            )
-        return token.user, token
+        return authenticate_key(request, raw)
 
     def authenticate_header(self, request):
         return self.keyword

@@ -38,8 +38,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from accounts import services as account_services
-from accounts.authentication import ApiTokenAuthentication, required_scope
+from accounts.authentication import ApiTokenAuthentication, authenticate_key
 from accounts.scoping import scope
 from interop.params import ParamError, parse_bbox, parse_int, parse_when
 
@@ -272,16 +271,9 @@ class ApiTokenBasicAuthentication(BaseAuthentication):
         except (binascii.Error, UnicodeDecodeError):
             raise invalid from None
         _, colon, raw = decoded.partition(":")
-        token = account_services.token_for_key(raw) if colon else None
-        if token is None:
+        if not colon:
             raise invalid
-        scope = required_scope((request.parser_context or {}).get("view"), request.method)
-        if scope is None or not token.allows(scope):
-            raise exceptions.PermissionDenied(
-                f"令牌无权访问此接口 / this token's scopes do not allow this endpoint"
-                f" (needs {scope or 'a scope this endpoint does not grant to tokens'})"
-            )
-        return token.user, token
+        return authenticate_key(request, raw, invalid)
 
     def authenticate_header(self, request):
         return "Bearer"
