@@ -97,12 +97,14 @@ def district_counts(user=None):
 
 def locate(user, lon, lat):
     """Return the areas at a WGS84 point and, if the user may see that grid, its workers."""
-    from accounts.scoping import scope
+    from gridmap.tiles import viewer_scope
     from layers import sql
 
     found = sql.locate(lon, lat)
     grid = found["grid"]
-    visible = grid is not None and scope(user, Grid.objects.filter(pk=grid["id"])).exists()
+    # The viewer's grids as accounts.scoping allows them, kept per process for a few
+    # seconds and per data version (the vector tiles use the same): no query per lookup.
+    visible = grid is not None and viewer_scope(user).allows_grid(grid["id"])
     found["workers"] = found["workers"] if visible else []
     found["workers_visible"] = visible
     return found
