@@ -351,6 +351,8 @@ class CaseSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CaseHandlerSerializer(many=True))
     def get_handlers(self, case):
+        if self.context.get("just_registered"):
+            return []  # a case registered by this request has no handler yet
         return [
             {"name": a.handler_name, "role": a.role, "level": a.level}
             for a in case.assignments.filter(active=True).select_related("worker", "unit")
@@ -526,7 +528,8 @@ class CaseListCreate(generics.ListAPIView):
         headers = {"Location": f"/api/v1/cases/{case.pk}/"}
         if replay:
             headers["Idempotent-Replayed"] = "true"
-        return Response(CaseSerializer(case).data, status=code, headers=headers)
+        data = CaseSerializer(case, context={"just_registered": fresh}).data
+        return Response(data, status=code, headers=headers)
 
 
 class CaseDetail(generics.RetrieveAPIView):
