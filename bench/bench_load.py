@@ -1,8 +1,8 @@
 """Load test: case intake at a sustained rate, with wall maps polling and tiles at once.
 
 Starts the production command (scripts/serve.sh: gunicorn + job workers) on 127.0.0.1 on
-a free port against its own database (BENCH_LOAD_DB, default gridmap_ops_load, created with
-the demo district when missing), then for --duration seconds (default 120):
+a free port against its own database (BENCH_LOAD_DB, default gridmap_ops_load, created anew with
+the demo district for every run unless --keep-db), then for --duration seconds (default 120):
 
 - intake: POST /api/v1/cases/ with an API token and a unique Idempotency-Key, open loop
   at --rate per second (default 200); latency counted from the scheduled start, so a
@@ -54,14 +54,20 @@ REQUEST_TIMEOUT = 10.0
 TARGET_P99_MS = 200.0
 
 
-def ensure_database():
-    """Create the bench database with the demo district when it does not exist."""
+def ensure_database(fresh=True):
+    """Create the bench database with the demo district (anew unless fresh is False).
+
+    Each run adds ~10,000–20,000 cases; starting every run from the demo district keeps
+    the runs comparable.
+    """
     import psycopg2
 
     server = BENCH_URL.replace("postgis://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
     conn = psycopg2.connect(server)
     conn.autocommit = True
     with conn.cursor() as cur:
+        if fresh:
+            cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
         exists = cur.fetchone() is not None
         if not exists:
@@ -393,13 +399,16 @@ def main():
     )
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: default)")
     parser.add_argument("--url", help="use a running server (http://127.0.0.1:PORT)")
+    parser.add_argument(
+        "--keep-db", action="store_true", help="reuse the bench database with earlier runs' cases"
+    )
     parser.add_argument("--log", default=str(ROOT / "var" / "bench_load_server.log"))
     args = parser.parse_args()
     if not (0 < args.duration <= 600 and 0 < args.rate <= 2000):
         parser.error("--duration must be in (0, 600] and --rate in (0, 2000]")
 
     if not args.url:
-        ensure_database()
+        ensure_database(fresh=not args.keep_db)
     token, session_key, categories, points, tiles, high = prepare_clients()
     run_id = uuid.uuid4().hex[:8]
     proc = log = None
