@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import scoping, selectors, services
@@ -41,11 +42,11 @@ def _masked(kind, obj):
 
 
 FIELD_LABELS = {
-    "name": "姓名 Name",
-    "id_number": "身份证号 ID number",
-    "phone": "电话 Phone",
-    "landlord_name": "房东 Landlord",
-    "landlord_phone": "房东电话 Landlord phone",
+    "name": _("Name"),
+    "id_number": _("ID number"),
+    "phone": _("Phone"),
+    "landlord_name": _("Landlord"),
+    "landlord_phone": _("Landlord’s phone"),
 }
 
 

@@ -1,6 +1,11 @@
 """Forms of the case pages: one-window intake, workflow actions, notes and photos."""
 
+import re
+
 from django import forms
+from django.conf import settings
+from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext as _
 
 from cases import services
 from cases.models import Callback, Category, LegalExpert, Source, Urgency
@@ -8,26 +13,22 @@ from gridmap import pii
 from layers import crs as crs_lib
 
 SOURCE_LABELS = {
-    Source.POLICE_110: "110非警务警情分流",
-    Source.PETITION: "信访（来访/来信）",
-    Source.DISPUTE: "矛盾纠纷",
-    Source.PATROL: "网格员巡查上报",
-    Source.HOTLINE_12345: "12345热线",
-    Source.SELF_SERVICE: "群众自助申报",
+    Source.POLICE_110: Source.POLICE_110.label,
+    Source.PETITION: gettext_lazy("Petition (visit/letter)"),
+    Source.DISPUTE: Source.DISPUTE.label,
+    Source.PATROL: Source.PATROL.label,
+    Source.HOTLINE_12345: Source.HOTLINE_12345.label,
+    Source.SELF_SERVICE: gettext_lazy("Resident self-report"),
 }
-URGENCY_LABELS = {Urgency.NORMAL: "一般", Urgency.URGENT: "紧急", Urgency.CRITICAL: "特急"}
+URGENCY_LABELS = {u: u.label for u in (Urgency.NORMAL, Urgency.URGENT, Urgency.CRITICAL)}
 CRS_LABELS = {
-    "wgs84": "WGS84（GPS）",
-    "cgcs2000": "CGCS2000（国家2000）",
-    "gcj02": "GCJ-02（高德/腾讯/微信）",
-    "bd09": "BD-09（百度）",
-    "webmercator": "Web墨卡托（米）",
+    "wgs84": pgettext_lazy("intake form", "WGS84 (GPS)"),
+    "cgcs2000": gettext_lazy("CGCS2000 (China Geodetic 2000)"),
+    "gcj02": gettext_lazy("GCJ-02 (AMap/Tencent/WeChat)"),
+    "bd09": gettext_lazy("BD-09 (Baidu)"),
+    "webmercator": gettext_lazy("Web Mercator (metres)"),
 }
-RATING_LABELS = {
-    Callback.Rating.SATISFIED: "满意",
-    Callback.Rating.BASICALLY: "基本满意",
-    Callback.Rating.UNSATISFIED: "不满意",
-}
+RATING_LABELS = {r: r.label for r in Callback.Rating}
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -47,54 +48,91 @@ class MultipleFileField(forms.FileField):
         files = [super(MultipleFileField, self).clean(f, initial) for f in files]
         files = [f for f in files if f]
         if len(files) > services.MAX_ATTACHMENTS:
-            raise forms.ValidationError(f"附件最多 {services.MAX_ATTACHMENTS} 个")
+            raise forms.ValidationError(
+                _("At most %(count)s attachments") % {"count": services.MAX_ATTACHMENTS}
+            )
         for upload in files:
             try:
                 services.check_attachment(upload)
             except services.CaseError as exc:
-                raise forms.ValidationError(exc.message.split(" / ")[0]) from None
+                raise forms.ValidationError(in_language(exc.message)) from None
         return files
 
 
-def _zh(message):
-    """Return the Chinese half of a bilingual message (the UI is Chinese first)."""
-    return message.split(" / ")[0]
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+
+
+def in_language(message):
+    """Return the half of a bilingual message ("中文 / English") in the user's language.
+
+    The services and validators answer in both languages (the API shows both); a page
+    shows one: the Chinese before the first " / ", or the English from the first part
+    that starts like English (a user's file name in it may be Chinese).
+    """
+    parts = message.split(" / ")
+    language = get_language() or settings.LANGUAGE_CODE
+    if language.startswith("zh"):
+        return parts[0]
+    for k in range(1, len(parts)):
+        if parts[k][:1].isascii() and parts[k][:1].isalpha() and not _CJK.search(parts[k][:10]):
+            return " / ".join(parts[k:])
+    return message
 
 
 class IntakeForm(forms.Form):
     """One-window intake (一窗式受理)."""
 
-    source = forms.ChoiceField(label="来源", choices=list(SOURCE_LABELS.items()))
+    source = forms.ChoiceField(label=gettext_lazy("Source"), choices=list(SOURCE_LABELS.items()))
     category = forms.ModelChoiceField(
-        label="事项类别",
+        label=gettext_lazy("Matter category"),
         queryset=Category.objects.filter(active=True),
-        empty_label="请选择",
-        error_messages={"invalid_choice": "请选择有效的事项类别"},
+        empty_label=gettext_lazy("Please choose"),
+        error_messages={"invalid_choice": gettext_lazy("Choose a valid matter category")},
     )
     urgency = forms.ChoiceField(
-        label="紧急程度", choices=list(URGENCY_LABELS.items()), initial=Urgency.NORMAL
+        label=gettext_lazy("Urgency"), choices=list(URGENCY_LABELS.items()), initial=Urgency.NORMAL
     )
-    title = forms.CharField(label="标题", max_length=120, required=False)
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=120, required=False)
     description = forms.CharField(
-        label="情况描述", max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+        label=gettext_lazy("Description"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
     )
-    visitors = forms.IntegerField(label="来访人次", min_value=1, max_value=999, initial=1)
+    visitors = forms.IntegerField(
+        label=gettext_lazy("Visitors"), min_value=1, max_value=999, initial=1
+    )
     # Location: a map click (fills lon/lat in WGS84), typed coordinates with their CRS, or a
     # known rental house.
-    lon = forms.CharField(label="经度 / X", required=False, max_length=30)
-    lat = forms.CharField(label="纬度 / Y", required=False, max_length=30)
-    crs = forms.ChoiceField(label="坐标系", choices=list(CRS_LABELS.items()), initial="wgs84")
-    rental_house = forms.CharField(label="或选择出租房屋（编码）", required=False, max_length=40)
-    address = forms.CharField(label="地址", max_length=200, required=False)
-    applicant_name = forms.CharField(label="申请人姓名", max_length=50, required=False)
-    applicant_phone = forms.CharField(label="申请人电话", max_length=30, required=False)
-    applicant_id_number = forms.CharField(label="申请人身份证号", max_length=30, required=False)
-    respondent_name = forms.CharField(label="被申请人姓名", max_length=50, required=False)
-    respondent_phone = forms.CharField(label="被申请人电话", max_length=30, required=False)
-    respondent_id_number = forms.CharField(label="被申请人身份证号", max_length=30, required=False)
-    attachments = MultipleFileField(label="照片或附件（图片/PDF，单个不超过10MB）")
+    lon = forms.CharField(label=gettext_lazy("Longitude / X"), required=False, max_length=30)
+    lat = forms.CharField(label=gettext_lazy("Latitude / Y"), required=False, max_length=30)
+    crs = forms.ChoiceField(
+        label=gettext_lazy("Coordinate system"), choices=list(CRS_LABELS.items()), initial="wgs84"
+    )
+    rental_house = forms.CharField(
+        label=gettext_lazy("Or choose a rental house (code)"), required=False, max_length=40
+    )
+    address = forms.CharField(label=gettext_lazy("Address"), max_length=200, required=False)
+    applicant_name = forms.CharField(
+        label=gettext_lazy("Applicant’s name"), max_length=50, required=False
+    )
+    applicant_phone = forms.CharField(
+        label=gettext_lazy("Applicant’s phone"), max_length=30, required=False
+    )
+    applicant_id_number = forms.CharField(
+        label=gettext_lazy("Applicant’s ID number"), max_length=30, required=False
+    )
+    respondent_name = forms.CharField(
+        label=gettext_lazy("Respondent’s name"), max_length=50, required=False
+    )
+    respondent_phone = forms.CharField(
+        label=gettext_lazy("Respondent’s phone"), max_length=30, required=False
+    )
+    respondent_id_number = forms.CharField(
+        label=gettext_lazy("Respondent’s ID number"), max_length=30, required=False
+    )
+    attachments = MultipleFileField(
+        label=gettext_lazy("Photos or attachments (images or PDF, at most 10 MB each)")
+    )
     auto_dispatch = forms.BooleanField(
-        label="登记后立即受理并按规则派遣", required=False, initial=True
+        label=gettext_lazy("Accept at once and dispatch by the rules"), required=False, initial=True
     )
     # Set by the duplicate step: register anyway, or merge into an original case.
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
@@ -104,8 +142,7 @@ class IntakeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         for field in self.fields.values():
-            field.error_messages.setdefault("required", "此项必填")
-            field.error_messages["required"] = "此项必填"
+            field.error_messages["required"] = _("This field is required")
 
     def clean_rental_house(self):
         code = (self.cleaned_data.get("rental_house") or "").strip()
@@ -116,7 +153,9 @@ class IntakeForm(forms.Form):
 
         house = scope(self.user, RentalHouse.objects.all()).filter(code=code).first()
         if house is None:
-            raise forms.ValidationError("找不到该编码的出租房屋（或不在您的辖区）")
+            raise forms.ValidationError(
+                _("No rental house has this code (or it is outside your area)")
+            )
         return house
 
     def _party(self, prefix, role):
@@ -126,7 +165,7 @@ class IntakeForm(forms.Form):
         if not (name or phone or number):
             return None
         if not name:
-            self.add_error(f"{prefix}_name", "填写了电话或身份证号时须填写姓名")
+            self.add_error(f"{prefix}_name", _("A name is required with a phone or ID number"))
         for field, check in (
             (f"{prefix}_phone", pii.validate_phone),
             (f"{prefix}_id_number", pii.validate_id_number),
@@ -136,7 +175,7 @@ class IntakeForm(forms.Form):
                 try:
                     check(value)
                 except pii.PIIError as exc:
-                    self.add_error(field, _zh(exc.message))
+                    self.add_error(field, in_language(exc.message))
         return {"name": name, "phone": phone, "id_number": number, "role": role}
 
     def clean(self):
@@ -147,11 +186,13 @@ class IntakeForm(forms.Form):
             try:
                 data["location"] = services.to_point(lon, lat, data.get("crs") or "wgs84")
             except services.CaseError as exc:
-                self.add_error("lon", _zh(exc.message))
+                self.add_error("lon", in_language(exc.message))
         elif house is not None:
             data["location"] = house.location
         else:
-            self.add_error("lon", "请在地图上点选位置、输入坐标，或选择出租房屋")
+            self.add_error(
+                "lon", _("Click the location on the map, type coordinates or choose a rental house")
+            )
         parties = [
             self._party("applicant", "applicant"),
             self._party("respondent", "respondent"),
@@ -162,42 +203,53 @@ class IntakeForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label="理由", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=pgettext_lazy("refusal or return", "Reason"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class NoteActionForm(forms.Form):
     note = forms.CharField(
-        label="说明", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=gettext_lazy("Remarks"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class CallbackForm(NoteActionForm):
     rating = forms.ChoiceField(
-        label="满意度", choices=list(RATING_LABELS.items()), widget=forms.RadioSelect
+        label=gettext_lazy("Satisfaction"),
+        choices=list(RATING_LABELS.items()),
+        widget=forms.RadioSelect,
     )
 
 
 class MergeForm(NoteActionForm):
-    into = forms.CharField(label="原案件编号", max_length=24)
+    into = forms.CharField(label=gettext_lazy("Number of the original case"), max_length=24)
 
 
 class DispatchForm(NoteActionForm):
     """Dispatch by the rules (no handler chosen) or reassign by hand."""
 
-    handler = forms.ChoiceField(label="承办人（空：按分流规则自动派遣）", required=False)
+    handler = forms.ChoiceField(
+        label=gettext_lazy("Handler (empty: dispatch by the routing rules)"), required=False
+    )
 
     def __init__(self, *args, case=None, **kwargs):
         super().__init__(*args, **kwargs)
         from cases.models import HandlerUnit
         from layers.models import GridWorker
 
-        choices = [("", "按分流规则自动派遣")]
+        choices = [("", _("Dispatch by the routing rules"))]
         if case is not None and case.grid_id:
             for worker in GridWorker.objects.filter(grids__pk=case.grid_id).order_by("name"):
-                choices.append((f"worker:{worker.pk}", f"网格员 {worker.name}"))
+                choices.append(
+                    (f"worker:{worker.pk}", _("Grid worker %(name)s") % {"name": worker.name})
+                )
         for unit in HandlerUnit.objects.filter(active=True).order_by("kind", "name"):
             choices.append((f"unit:{unit.pk}", unit.name))
         self.fields["handler"].choices = choices
@@ -209,11 +261,11 @@ class DispatchForm(NoteActionForm):
         value = self.cleaned_data.get("handler") or ""
         if not value:
             return None
-        kind, _, pk = value.partition(":")
+        kind, _sep, pk = value.partition(":")
         model = GridWorker if kind == "worker" else HandlerUnit
         handler = model.objects.filter(pk=pk).first() if pk.isdigit() else None
         if handler is None:
-            raise forms.ValidationError("承办人不存在")
+            raise forms.ValidationError(_("No such handler"))
         return handler
 
 
@@ -235,24 +287,31 @@ def action_form(action, *args, **kwargs):
 
 class AddNoteForm(forms.Form):
     note = forms.CharField(
-        label="备注", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=gettext_lazy("Note"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
-    photos = MultipleFileField(label="照片")
+    photos = MultipleFileField(label=gettext_lazy("Photos"))
 
 
 class ConsultationForm(forms.Form):
     experts = forms.ModelMultipleChoiceField(
-        label="法律专家",
+        label=gettext_lazy("Legal experts"),
         queryset=LegalExpert.objects.filter(active=True),
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "请选择参加会商的专家"},
+        error_messages={"required": gettext_lazy("Choose the experts for the consultation")},
     )
-    note = forms.CharField(label="会商事项", max_length=2000, required=False)
+    note = forms.CharField(
+        label=gettext_lazy("Matter to consult on"), max_length=2000, required=False
+    )
 
 
 class OpinionForm(forms.Form):
     opinion = forms.CharField(
-        label="会商意见", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+        label=gettext_lazy("Consultation opinion"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
 

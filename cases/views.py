@@ -9,6 +9,8 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Role
@@ -26,8 +28,34 @@ INTAKE_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.GR
 DESK_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY)
 
 
-def _zh(message):
-    return message.split(" / ")[0]
+_in_language = forms.in_language
+
+# The names of the workflow actions on buttons and in messages (services.ACTION_NAMES
+# holds both languages for the services' own messages).
+ACTION_LABELS = {
+    "register": pgettext_lazy("case action", "Register"),
+    "accept": pgettext_lazy("case action", "Accept"),
+    "refuse": pgettext_lazy("case action", "Refuse"),
+    "dispatch": pgettext_lazy("case action", "Dispatch"),
+    "start": pgettext_lazy("case action", "Start handling"),
+    "resolve": pgettext_lazy("case action", "Resolve"),
+    "verify": pgettext_lazy("case action", "Verify"),
+    "callback": pgettext_lazy("case action", "Call back"),
+    "close": pgettext_lazy("case action", "Close"),
+    "return": pgettext_lazy("case action", "Return"),
+    "reopen": pgettext_lazy("case action", "Reopen"),
+    "escalate": pgettext_lazy("case action", "Escalate"),
+    "merge": pgettext_lazy("case action", "Merge"),
+}
+
+
+def _action_label(action):
+    return ACTION_LABELS.get(action, services.ACTION_NAMES[action][0])
+
+
+def _joined_errors(form):
+    separator = pgettext("error separator", "; ")
+    return separator.join(f"{e}" for errs in form.errors.values() for e in errs)
 
 
 def _visible_case(request, pk):
@@ -42,12 +70,15 @@ def _visible_case(request, pk):
 # --- lists -------------------------------------------------------------------------------
 
 LIST_TABS = {
-    "open": ("办理中", Q(status__in=OPEN_STATUSES)),
-    "registered": ("待受理", Q(status=Status.REGISTERED)),
-    "overdue": ("已超期", Q(status__in=services.RUNNING_STATUSES)),
-    "unassigned": ("未落格", Q(grid__isnull=True) & Q(status__in=OPEN_STATUSES)),
-    "mine": ("我承办的", None),
-    "all": ("全部", Q()),
+    "open": (gettext_lazy("Open"), Q(status__in=OPEN_STATUSES)),
+    "registered": (gettext_lazy("To accept"), Q(status=Status.REGISTERED)),
+    "overdue": (gettext_lazy("Overdue"), Q(status__in=services.RUNNING_STATUSES)),
+    "unassigned": (
+        gettext_lazy("Not in any grid"),
+        Q(grid__isnull=True) & Q(status__in=OPEN_STATUSES),
+    ),
+    "mine": (gettext_lazy("Handled by me"), None),
+    "all": (gettext_lazy("All"), Q()),
 }
 
 
@@ -109,16 +140,22 @@ def case_new(request):
                         .first()
                     )
                     if original is None:
-                        form.add_error(None, "要合并的原案件不存在或已办结")
+                        form.add_error(
+                            None,
+                            _("The original case to merge into does not exist or is resolved"),
+                        )
                 if not form.errors:
                     try:
                         case = _register(request, data, original)
                     except services.CaseError as exc:
-                        form.add_error(None, _zh(exc.message))
+                        form.add_error(None, _in_language(exc.message))
                     else:
                         return redirect("cases:detail", pk=case.pk)
             elif data.get("attachments"):
-                messages.warning(request, "发现疑似重复案件；确认登记时请重新选择附件。")
+                messages.warning(
+                    request,
+                    _("Possible duplicates found; choose the attachments again to confirm."),
+                )
     else:
         form = forms.IntakeForm(user=request.user, initial=_intake_defaults(request))
     return render(
@@ -166,7 +203,7 @@ def _register(request, data, original):
     from django.db import transaction
 
     with transaction.atomic():
-        case, _ = services.case_register(
+        case, _created = services.case_register(
             source=data["source"],
             category=data["category"],
             description=data["description"],
@@ -182,14 +219,29 @@ def _register(request, data, original):
         )
         if original is not None:
             services.case_merge(case=case, into=original, by=request.user)
-            messages.success(request, f"已登记 {case.number} 并合并到原案件 {original.number}。")
+            messages.success(
+                request,
+                _("Registered %(number)s and merged it into the original case %(original)s.")
+                % {"number": case.number, "original": original.number},
+            )
             return original
         if data.get("auto_dispatch") and has_role(request.user, *DESK_ROLES):
             services.case_accept(case=case, by=request.user, auto_dispatch=True)
     if case.grid_id is None:
-        messages.warning(request, f"已登记 {case.number}：位置不在任何网格内，已进入未落格队列。")
+        messages.warning(
+            request,
+            _(
+                "Registered %(number)s: the location is outside every grid, so the case waits "
+                "in the not-in-a-grid queue."
+            )
+            % {"number": case.number},
+        )
     else:
-        messages.success(request, f"已登记 {case.number}，所属网格：{case.grid.name}。")
+        messages.success(
+            request,
+            _("Registered %(number)s in grid %(grid)s.")
+            % {"number": case.number, "grid": case.grid.name},
+        )
     return case
 
 
@@ -229,7 +281,7 @@ def case_detail(request, pk):
     action_forms = [
         (
             a,
-            services.ACTION_NAMES[a][0],
+            _action_label(a),
             forms.action_form(a, initial={"version": case.version}, case=case),
         )
         for a in actions
@@ -277,8 +329,11 @@ def case_action(request, pk, action):
     if not back.startswith("/") or back.startswith("//"):
         back = reverse("cases:detail", args=[case.pk])
     if not form.is_valid():
-        errors = "；".join(f"{e}" for errs in form.errors.values() for e in errs)
-        messages.error(request, f"{services.ACTION_NAMES[action][0]}失败：{errors}")
+        messages.error(
+            request,
+            _("%(action)s failed: %(errors)s")
+            % {"action": _action_label(action), "errors": _joined_errors(form)},
+        )
         return redirect(back)
     data = form.cleaned_data
     kwargs = {"version": data["version"]}
@@ -300,9 +355,13 @@ def case_action(request, pk, action):
             kwargs["into"] = into
         services.ACTION_FUNCTIONS[action](case=case, by=request.user, **kwargs)
     except services.CaseError as exc:
-        messages.error(request, _zh(exc.message))
+        messages.error(request, _in_language(exc.message))
     else:
-        messages.success(request, f"已{services.ACTION_NAMES[action][0]}：{case.number}")
+        messages.success(
+            request,
+            _("%(action)s done: %(number)s")
+            % {"action": _action_label(action), "number": case.number},
+        )
     return redirect(back)
 
 
@@ -318,8 +377,7 @@ def case_note(request, pk):
     if not back.startswith("/") or back.startswith("//"):
         back = reverse("cases:detail", args=[case.pk])
     if not form.is_valid():
-        errors = "；".join(f"{e}" for errs in form.errors.values() for e in errs)
-        messages.error(request, f"添加失败：{errors}")
+        messages.error(request, _("Could not add: %(errors)s") % {"errors": _joined_errors(form)})
         return redirect(back)
     try:
         services.case_add_note(
@@ -329,9 +387,9 @@ def case_note(request, pk):
             attachments=form.cleaned_data["photos"],
         )
     except services.CaseError as exc:
-        messages.error(request, _zh(exc.message))
+        messages.error(request, _in_language(exc.message))
     else:
-        messages.success(request, "已添加")
+        messages.success(request, _("Added"))
     return redirect(back)
 
 
@@ -351,9 +409,9 @@ def case_flag_difficult(request, pk):
             case=case, by=request.user, note=request.POST.get("note", "")[:2000]
         )
     except services.CaseError as exc:
-        messages.error(request, _zh(exc.message))
+        messages.error(request, _in_language(exc.message))
     else:
-        messages.success(request, "已标记为疑难矛盾纠纷")
+        messages.success(request, _("Flagged as a difficult dispute"))
     return redirect("cases:detail", pk=case.pk)
 
 
@@ -363,7 +421,7 @@ def case_consult(request, pk):
     case = _desk_case(request, pk)
     form = forms.ConsultationForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "请选择参加会商的专家")
+        messages.error(request, _("Choose the experts for the consultation"))
         return redirect("cases:detail", pk=case.pk)
     try:
         services.consultation_convene(
@@ -373,9 +431,9 @@ def case_consult(request, pk):
             note=form.cleaned_data["note"],
         )
     except services.CaseError as exc:
-        messages.error(request, _zh(exc.message))
+        messages.error(request, _in_language(exc.message))
     else:
-        messages.success(request, "已提请法律专家会商")
+        messages.success(request, _("Legal expert consultation requested"))
     return redirect("cases:detail", pk=case.pk)
 
 
@@ -386,12 +444,12 @@ def consultation_opinion(request, pk):
     case = _desk_case(request, consultation.case_id)
     form = forms.OpinionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "请填写会商意见")
+        messages.error(request, _("Fill in the consultation opinion"))
     else:
         services.consultation_record_opinion(
             consultation=consultation, by=request.user, opinion=form.cleaned_data["opinion"]
         )
-        messages.success(request, "已记录会商意见")
+        messages.success(request, _("Consultation opinion recorded"))
     return redirect("cases:detail", pk=case.pk)
 
 
@@ -475,7 +533,7 @@ def mobile_case(request, pk):
         "cases/mobile_case.html",
         {
             "case": case,
-            "actions": [(a, services.ACTION_NAMES[a][0]) for a in actions],
+            "actions": [(a, _action_label(a)) for a in actions],
             "events": case.events.select_related("actor"),
             "attachments": case.attachments.all(),
             "can_note": selectors.user_may(request.user, "note", case),

@@ -18,8 +18,8 @@ CRS_LABELS = {
     "wgs84": "WGS84 (GPS)",
     "cgcs2000": "CGCS2000 (EPSG:4490)",
     "webmercator": "Web Mercator (EPSG:3857)",
-    "gcj02": "GCJ-02（高德/腾讯/微信）",
-    "bd09": "BD-09（百度）",
+    "gcj02": _("GCJ-02 (AMap/Tencent/WeChat)"),
+    "bd09": _("BD-09 (Baidu)"),
 }
 
 
@@ -28,8 +28,7 @@ class ImportForm(forms.Form):
     file = forms.FileField(label=_("file"))
     crs = forms.ChoiceField(
         label=_("coordinate system"),
-        choices=[("", "文件自带 / as in the file (WGS84)")]
-        + [(c, CRS_LABELS[c]) for c in CRS_CHOICES],
+        choices=[("", _("as in the file (WGS84)"))] + [(c, CRS_LABELS[c]) for c in CRS_CHOICES],
         required=False,
     )
     partial = forms.BooleanField(label=_("keep the good rows"), required=False)
@@ -172,8 +171,8 @@ def _zip_names(upload, head, what):
 
 
 class RelocateForm(forms.Form):
-    lon = forms.FloatField(label="经度 lon")
-    lat = forms.FloatField(label="纬度 lat")
+    lon = forms.FloatField(label=_("Longitude"))
+    lat = forms.FloatField(label=_("Latitude"))
     crs = forms.ChoiceField(
         label=_("coordinate system"), choices=[(c, CRS_LABELS[c]) for c in CRS_CHOICES]
     )

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import Role
@@ -131,10 +132,13 @@ def relocate(request, layer, pk):
         except ValueError as exc:
             messages.error(request, str(exc))
         else:
-            state = f"已划入网格 {record.grid}" if record.grid_id else "仍不在任何网格内"
-            messages.success(request, f"坐标已更正，{state} / location corrected")
+            if record.grid_id:
+                text = _("Location corrected: now in grid %(grid)s") % {"grid": record.grid}
+            else:
+                text = _("Location corrected: still outside every grid")
+            messages.success(request, text)
     else:
-        messages.error(request, "坐标无效 / invalid coordinates")
+        messages.error(request, _("Invalid coordinates"))
     return redirect(f"{reverse('layers:unassigned')}?layer={layer}")
 
 
