@@ -13,9 +13,13 @@ import folium
 import numpy as np
 import pandas as pd
 from branca.element import MacroElement
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET
 from jinja2 import Template
 
@@ -26,6 +30,93 @@ from cases.hotspots.indicators import INDICATOR_LABELS_ZH
 log = logging.getLogger(__name__)
 
 TEMPLATE = "hotspots/page.html"
+
+# The page's labels, translated. The analysis (cases.hotspots.stats, .service, .forms,
+# .indicators) names its classes in Chinese for the meeting report; the page shows them
+# in the user's language, and the zh-hans catalogue gives back exactly those Chinese
+# names (tests/test_i18n.py checks that they agree).
+LAYER_LABELS = {
+    "gi": gettext_lazy("Hot spot analysis (Gi*)"),
+    "lisa": gettext_lazy("Clusters and outliers (local Moran’s I)"),
+    "kde": gettext_lazy("Case kernel density"),
+    "emerging": gettext_lazy("Space-time hot spots (emerging hot spots)"),
+    "risk": gettext_lazy("Rental-house risk index of the communities"),
+}
+VARIABLE_LABELS = {
+    "cases": gettext_lazy("Number of cases"),
+    "case_rate_per_1000": gettext_lazy("Cases per 1,000 residents"),
+}
+INDICATOR_LABELS = {
+    "cases": gettext_lazy("Number of cases"),
+    "population": gettext_lazy("Actual population"),
+    "registered": gettext_lazy("Registered residents"),
+    "floating": gettext_lazy("Floating population"),
+    "rentals": gettext_lazy("Rental houses"),
+    "case_rate_per_1000": gettext_lazy("Case rate (per 1,000 residents)"),
+    "rental_density": gettext_lazy("Rental-house density (houses per km²)"),
+    "floating_ratio": gettext_lazy("Ratio of floating to registered population"),
+    "tenants_per_room": gettext_lazy("Tenants per rental room"),
+    "unregistered_tenants": gettext_lazy("Number of unregistered tenants"),
+    "overdue": gettext_lazy("Number of overdue cases"),
+    "overdue_share": gettext_lazy("Share of overdue cases"),
+    "area_km2": gettext_lazy("Area (km²)"),
+}
+RISK_LABELS = {name: INDICATOR_LABELS[name] for name in stats.RISK_INDICATORS}
+GI_BIN_LABELS = {
+    # xgettext:no-python-format
+    3: gettext_lazy("Hot spot (99% confidence)"),
+    # xgettext:no-python-format
+    2: gettext_lazy("Hot spot (95% confidence)"),
+    # xgettext:no-python-format
+    1: gettext_lazy("Hot spot (90% confidence)"),
+    0: gettext_lazy("Not significant"),
+    # xgettext:no-python-format
+    -1: gettext_lazy("Cold spot (90% confidence)"),
+    # xgettext:no-python-format
+    -2: gettext_lazy("Cold spot (95% confidence)"),
+    # xgettext:no-python-format
+    -3: gettext_lazy("Cold spot (99% confidence)"),
+}
+LISA_LABELS = {
+    "HH": gettext_lazy("High-high cluster"),
+    "LL": gettext_lazy("Low-low cluster"),
+    "HL": gettext_lazy("High-low outlier"),
+    "LH": gettext_lazy("Low-high outlier"),
+    "NS": gettext_lazy("Not significant"),
+}
+# ArcGIS's names of the emerging hot spot classes.
+EMERGING_LABELS = {
+    1: gettext_lazy("New hot spot"),
+    2: gettext_lazy("Consecutive hot spot"),
+    3: gettext_lazy("Intensifying hot spot"),
+    4: gettext_lazy("Persistent hot spot"),
+    5: gettext_lazy("Diminishing hot spot"),
+    6: gettext_lazy("Sporadic hot spot"),
+    7: gettext_lazy("Oscillating hot spot"),
+    8: gettext_lazy("Historical hot spot"),
+    0: gettext_lazy("No pattern detected"),
+    -1: gettext_lazy("New cold spot"),
+    -2: gettext_lazy("Consecutive cold spot"),
+    -3: gettext_lazy("Intensifying cold spot"),
+    -4: gettext_lazy("Persistent cold spot"),
+    -5: gettext_lazy("Diminishing cold spot"),
+    -6: gettext_lazy("Sporadic cold spot"),
+    -7: gettext_lazy("Oscillating cold spot"),
+    -8: gettext_lazy("Historical cold spot"),
+}
+# How a grid's Gi* class changed between the periods (service._comparison's "status").
+CHANGE_LABELS = {
+    "新出现热点": gettext_lazy("Became a hot spot"),
+    "热点消失": gettext_lazy("No longer a hot spot"),
+    "持续热点": gettext_lazy("Stayed a hot spot"),
+    "": "",
+}
+# Patrol priority levels of service.priority_table: (number, label).
+PATROL_LEVELS = {
+    "一级": (1, pgettext_lazy("patrol", "Priority 1")),
+    "二级": (2, pgettext_lazy("patrol", "Priority 2")),
+    "三级": (3, pgettext_lazy("patrol", "Priority 3")),
+}
 
 
 class QueryError(Exception):
@@ -90,24 +181,28 @@ def page(request):
             "query": query,
             "result": result,
             "layer": layer,
-            "layer_label": dict(LAYERS)[layer],
-            "variable_label": dict(VARIABLES)[query.variable],
+            "layer_label": LAYER_LABELS[layer],
+            "variable_label": VARIABLE_LABELS[query.variable],
             "map": build_map(result, layer, area.grid_ids),
             "legend": legend(result, layer),
             "cards": cards(result),
-            "hot_rows": table_rows(
-                frame[frame["gi_bin"] != 0].sort_values("gi_z", ascending=False)
+            "hot_rows": labelled(
+                table_rows(frame[frame["gi_bin"] != 0].sort_values("gi_z", ascending=False))
             ),
-            "emerging_rows": table_rows(
-                frame[frame["emerging"] != 0].sort_values(["emerging", "gi_z"], ascending=False)
+            "emerging_rows": labelled(
+                table_rows(
+                    frame[frame["emerging"] != 0].sort_values(["emerging", "gi_z"], ascending=False)
+                )
             ),
-            "lisa_rows": table_rows(
-                frame[frame["lisa_cluster"] != "NS"].sort_values("lisa_i", ascending=False)
+            "lisa_rows": labelled(
+                table_rows(
+                    frame[frame["lisa_cluster"] != "NS"].sort_values("lisa_i", ascending=False)
+                )
             ),
             "risk_rows": table_rows(frame.sort_values("risk_index", ascending=False).head(20)),
             "community_rows": table_rows(result["communities"]),
             "drill": drill_rows(request, result, area),
-            "patrol": service.patrol_priorities(frame),
+            "patrol": patrol_rows(service.patrol_priorities(frame)),
             "compare_rows": _compare_rows(result),
             "grid_detail": _grid_detail(request, form, frame),
             "charts": chart_data(result, form.cleaned_data.get("grid")),
@@ -121,9 +216,10 @@ def page(request):
         variable=query.variable,
     )
     context["weight_inputs"] = [
-        (f"w_{name}", label, f"{result['weights'][name]:g}")
-        for name, label in stats.RISK_INDICATORS.items()
+        (f"w_{name}", RISK_LABELS[name], f"{result['weights'][name]:g}")
+        for name in stats.RISK_INDICATORS
     ]
+    context["formula"] = formula_text(result["weights"])
     return render(request, TEMPLATE, context)
 
 
@@ -190,9 +286,14 @@ def export_xlsx(request):
         return _error_page(request, exc)
     from cases.hotspots import report
 
-    content = report.workbook(
-        area=area, query=query, result=result, patrol=service.patrol_priorities(result["grids"])
-    )
+    # The meeting report is Chinese, whatever language the page is shown in.
+    with translation.override(settings.LANGUAGE_CODE):
+        content = report.workbook(
+            area=area,
+            query=query,
+            result=result,
+            patrol=service.patrol_priorities(result["grids"]),
+        )
     _audit_export(request, area, query, result, "xlsx")
     return _download(
         content,
@@ -211,13 +312,14 @@ def export_pdf(request):
         return _error_page(request, exc)
     from cases.hotspots import report
 
-    content = report.pdf(
-        area=area,
-        query=query,
-        result=result,
-        layer=form.cleaned_data["layer"],
-        patrol=service.patrol_priorities(result["grids"]),
-    )
+    with translation.override(settings.LANGUAGE_CODE):
+        content = report.pdf(
+            area=area,
+            query=query,
+            result=result,
+            layer=form.cleaned_data["layer"],
+            patrol=service.patrol_priorities(result["grids"]),
+        )
     _audit_export(request, area, query, result, "pdf")
     return _download(content, "application/pdf", report.filename(area, query, "pdf"))
 
@@ -259,14 +361,14 @@ def _form_context(request, form):
 
     return {
         "form": form,
-        "layers": LAYERS,
-        "variables": VARIABLES,
+        "layers": [(value, LAYER_LABELS[value]) for value, _label in LAYERS],
+        "variables": [(value, VARIABLE_LABELS[value]) for value, _label in VARIABLES],
         "categories": Category.objects.filter(active=True).order_by("order", "code"),
         "sources": Source.choices,
         "values": request.GET.dict(),
         "weight_inputs": [
-            (f"w_{name}", label, request.GET.get(f"w_{name}", ""))
-            for name, label in stats.RISK_INDICATORS.items()
+            (f"w_{name}", RISK_LABELS[name], request.GET.get(f"w_{name}", ""))
+            for name in stats.RISK_INDICATORS
         ],
         "errors": [],
     }
@@ -301,15 +403,63 @@ def table_rows(frame):
     return rows
 
 
+def labelled(rows):
+    """Put the class labels of table rows in the user's language."""
+    for row in rows:
+        if "gi_bin" in row:
+            row["gi_label"] = GI_BIN_LABELS[int(row["gi_bin"])]
+        if "gi_bin_before" in row:
+            row["gi_label_before"] = GI_BIN_LABELS[int(row["gi_bin_before"])]
+        if "lisa_cluster" in row:
+            row["lisa_label"] = LISA_LABELS.get(row["lisa_cluster"], row.get("lisa_label"))
+        if "emerging" in row:
+            row["emerging_label"] = EMERGING_LABELS[int(row["emerging"])]
+        if "status" in row:
+            row["status"] = CHANGE_LABELS.get(row["status"], row["status"])
+    return rows
+
+
+_GI_BY_ZH = {zh: GI_BIN_LABELS[k] for k, zh in stats.GI_BIN_LABELS_ZH.items()}
+_EMERGING_BY_ZH = {zh: EMERGING_LABELS[k] for k, zh in stats.EMERGING_LABELS_ZH.items()}
+
+
+def patrol_rows(patrol):
+    """Put the patrol priorities' levels and class labels in the user's language."""
+    for worker in patrol:
+        for grid in worker["grids"]:
+            grid["priority"], grid["level"] = PATROL_LEVELS.get(grid["level"], (3, grid["level"]))
+            grid["gi_label"] = _GI_BY_ZH.get(grid["gi_label"], grid["gi_label"])
+            grid["emerging_label"] = _EMERGING_BY_ZH.get(
+                grid["emerging_label"], grid["emerging_label"]
+            )
+    return patrol
+
+
+def formula_text(weights):
+    """Return the risk index formula in the user's language (stats.formula_text in zh)."""
+    terms = " + ".join(
+        f"{weight:g} × {RISK_LABELS.get(name, name)}′" for name, weight in weights.items()
+    )
+    return _(
+        "Risk index = %(terms)s\n"
+        "where x′ = (x − minimum) / (maximum − minimum) is the indicator’s min–max "
+        "normalised value among the grids (0 to 1); an indicator with the same value in "
+        "every grid counts 0."
+    ) % {"terms": terms}
+
+
 def cards(result):
     frame = result["grids"]
     return [
-        ("网格数", len(frame)),
-        ("案件数", int(frame["cases"].sum())),
-        ("热点网格", int((frame["gi_bin"] > 0).sum())),
-        ("冷点网格", int((frame["gi_bin"] < 0).sum())),
-        ("高-高聚集", int((frame["lisa_cluster"] == "HH").sum())),
-        ("新增/加强/持续热点", int(frame["emerging"].isin([1, 2, 3, 4]).sum())),
+        (_("Number of grids"), len(frame)),
+        (_("Number of cases"), int(frame["cases"].sum())),
+        (_("Hot spot grids"), int((frame["gi_bin"] > 0).sum())),
+        (_("Cold spot grids"), int((frame["gi_bin"] < 0).sum())),
+        (LISA_LABELS["HH"], int((frame["lisa_cluster"] == "HH").sum())),
+        (
+            _("New, intensifying or persistent hot spots"),
+            int(frame["emerging"].isin([1, 2, 3, 4]).sum()),
+        ),
     ]
 
 
@@ -366,7 +516,7 @@ def drill_rows(request, result, area):
         trail.append({"name": name, "link": url})
     return {
         "level": level,
-        "label": {"street": "街道", "community": "社区", "grid": "网格"}[level],
+        "label": {"street": _("Street"), "community": _("Community"), "grid": _("Grid")}[level],
         "rows": rows,
         "trail": trail,
     }
@@ -394,7 +544,7 @@ def _compare_rows(result):
     order = changed.assign(abs_change=changed["change"].abs()).sort_values(
         ["abs_change"], ascending=False
     )
-    return table_rows(order.head(30).drop(columns="abs_change"))
+    return labelled(table_rows(order.head(30).drop(columns="abs_change")))
 
 
 def _grid_detail(request, form, frame):
@@ -404,17 +554,21 @@ def _grid_detail(request, form, frame):
     if gid not in frame.index:
         return {"missing": True}
     row = frame.loc[gid]
-    items = [(label, row[key]) for key, label in INDICATOR_LABELS_ZH.items() if key in row.index]
+    items = [
+        (INDICATOR_LABELS.get(key, label), row[key])
+        for key, label in INDICATOR_LABELS_ZH.items()
+        if key in row.index
+    ]
     return {
         "id": gid,
         "name": row["name"],
         "code": row["code"],
         "community": row["community"],
         "items": [(label, None if pd.isna(v) else v) for label, v in items],
-        "gi_label": row["gi_label"],
+        "gi_label": GI_BIN_LABELS[int(row["gi_bin"])],
         "gi_z": None if pd.isna(row["gi_z"]) else row["gi_z"],
-        "lisa_label": row["lisa_label"],
-        "emerging_label": row["emerging_label"],
+        "lisa_label": LISA_LABELS.get(row["lisa_cluster"], row["lisa_label"]),
+        "emerging_label": EMERGING_LABELS[int(row["emerging"])],
         "risk_index": row["risk_index"],
         "back": link(request, grid=None),
     }
@@ -430,12 +584,12 @@ def chart_data(result, grid_id=None):
     communities = result["communities"].head(15)
     out = {
         "gi": {
-            "labels": [stats.GI_BIN_LABELS_ZH[k] for k in range(3, -4, -1)],
+            "labels": [str(GI_BIN_LABELS[k]) for k in range(3, -4, -1)],
             "values": [int(gi_counts.get(k, 0)) for k in range(3, -4, -1)],
             "colours": [service.GI_COLOURS[k] for k in range(3, -4, -1)],
         },
         "emerging": {
-            "labels": [stats.EMERGING_LABELS_ZH[int(k)] for k in emerging_counts.index],
+            "labels": [str(EMERGING_LABELS[int(k)]) for k in emerging_counts.index],
             "values": [int(v) for v in emerging_counts.to_numpy()],
             "colours": [service.EMERGING_COLOURS[int(k)] for k in emerging_counts.index],
         },
@@ -476,34 +630,39 @@ def legend(result, layer):
     if layer == "gi":
         counts = frame["gi_bin"].value_counts()
         return [
-            (service.GI_COLOURS[k], stats.GI_BIN_LABELS_ZH[k], int(counts.get(k, 0)))
+            (service.GI_COLOURS[k], str(GI_BIN_LABELS[k]), int(counts.get(k, 0)))
             for k in range(3, -4, -1)
         ]
     if layer == "lisa":
         counts = frame["lisa_cluster"].value_counts()
         return [
-            (service.LISA_COLOURS[k], stats.LISA_LABELS_ZH[k], int(counts.get(k, 0)))
+            (service.LISA_COLOURS[k], str(LISA_LABELS[k]), int(counts.get(k, 0)))
             for k in ("HH", "HL", "LH", "LL", "NS")
         ]
     if layer == "emerging":
         counts = frame["emerging"].value_counts()
         keys = [k for k in stats.EMERGING_LABELS_ZH if counts.get(k, 0) or k == 0]
         return [
-            (service.EMERGING_COLOURS[k], stats.EMERGING_LABELS_ZH[k], int(counts.get(k, 0)))
+            (service.EMERGING_COLOURS[k], str(EMERGING_LABELS[k]), int(counts.get(k, 0)))
             for k in keys
         ]
     if layer == "risk":
         return [
-            (colour, f"{k * 20}–{(k + 1) * 20} %分位", None)
+            (colour, _("%(low)s–%(high)s percentile") % {"low": k * 20, "high": (k + 1) * 20}, None)
             for k, colour in enumerate(service.RISK_RAMP)
         ]
     kde = result.get("kde")
     if not kde:
-        return [("#ffffff", "统计期内没有案件", None)]
+        return [("#ffffff", _("No cases in the period"), None)]
     return [
-        ("#fed976", "低密度", None),
-        ("#fd8d3c", "中密度", None),
-        ("#bd0026", f"高密度（≥ {kde['scale_max']:.0f} 件/平方千米）", None),
+        ("#fed976", _("Low density"), None),
+        ("#fd8d3c", _("Medium density"), None),
+        (
+            "#bd0026",
+            _("High density (≥ %(density)s cases per km²)")
+            % {"density": f"{kde['scale_max']:.0f}"},
+            None,
+        ),
     ]
 
 
@@ -516,30 +675,32 @@ def grid_styles(result, layer):
     """Return {grid id: (fill colour, class label)} for the layer."""
     frame = result["grids"]
     if layer == "gi":
+        labels = {k: str(v) for k, v in GI_BIN_LABELS.items()}
         return {
-            gid: (service.GI_COLOURS[int(b)], label)
-            for gid, b, label in zip(frame.index, frame["gi_bin"], frame["gi_label"], strict=True)
+            gid: (service.GI_COLOURS[int(b)], labels[int(b)])
+            for gid, b in zip(frame.index, frame["gi_bin"], strict=True)
         }
     if layer == "lisa":
+        labels = {k: str(v) for k, v in LISA_LABELS.items()}
         return {
-            gid: (service.LISA_COLOURS.get(c, "#f0f0f0"), label)
+            gid: (service.LISA_COLOURS.get(c, "#f0f0f0"), labels.get(c, label))
             for gid, c, label in zip(
                 frame.index, frame["lisa_cluster"], frame["lisa_label"], strict=True
             )
         }
     if layer == "emerging":
+        labels = {k: str(v) for k, v in EMERGING_LABELS.items()}
         return {
-            gid: (service.EMERGING_COLOURS[int(c)], label)
-            for gid, c, label in zip(
-                frame.index, frame["emerging"], frame["emerging_label"], strict=True
-            )
+            gid: (service.EMERGING_COLOURS[int(c)], labels[int(c)])
+            for gid, c in zip(frame.index, frame["emerging"], strict=True)
         }
     if layer == "risk":
         ranks = frame["risk_index"].rank(pct=True).fillna(0)
+        known, unknown = _("Risk index %(value)s"), _("Risk index —")
         return {
             gid: (
                 service.RISK_RAMP[min(int(r * 5), 4)],
-                f"风险指数 {v:.3f}" if pd.notna(v) else "风险指数 —",
+                known % {"value": f"{v:.3f}"} if pd.notna(v) else unknown,
             )
             for gid, r, v in zip(frame.index, ranks, frame["risk_index"], strict=True)
         }
@@ -613,13 +774,20 @@ def build_map(result, layer, grid_ids):
     names = frame["name"].to_dict()
     communities = frame["community"].to_dict()
     features = []
+    # The tooltip is HTML: the names and labels are escaped, the formats are ours.
+    where = _("%(name)s (%(community)s)")
+    counts = {}
     for feature in base["features"]:
         gid = feature["properties"]["id"]
         colour, label = styles.get(gid, ("#ffffff", ""))
-        tooltip = (
-            f"{escape(names.get(gid, ''))}（{escape(communities.get(gid, ''))}）"
-            f"<br>案件 {int(cases.get(gid, 0))} 件<br>{escape(label)}"
-        )
+        n = int(cases.get(gid, 0))
+        if n not in counts:
+            counts[n] = ngettext("%(count)s case", "%(count)s cases", n) % {"count": n}
+        place = where % {
+            "name": escape(names.get(gid, "")),
+            "community": escape(communities.get(gid, "")),
+        }
+        tooltip = f"{place}<br>{counts[n]}<br>{escape(label)}"
         features.append(
             {
                 "type": "Feature",
@@ -637,7 +805,7 @@ def build_map(result, layer, grid_ids):
         folium.raster_layers.ImageOverlay(
             image=result["kde"]["rgba"],
             bounds=result["kde"]["bounds"],
-            name="案件核密度",
+            name=str(LAYER_LABELS["kde"]),
             opacity=0.85,
             mercator_project=True,
             pixelated=False,
