@@ -45,6 +45,10 @@ DEPENDS = {
 # zooms; the pages' style functions see map zooms.
 TILE_SIZE = 512
 ZOOM_OFFSET = -1
+# Part of every tile's cache key: raise it when what a tile holds at a zoom changes (as
+# when the thresholds below moved for 512-pixel tiles), so no cached tile of the old
+# kind is served after a deployment.
+TILE_SCHEMA = 2
 # Tile zoom from which points are drawn one by one (map zoom 14 for cases); below it,
 # counts per grid.
 POINT_ZOOM = {"cases": 13, "rentals": 14}
@@ -415,7 +419,7 @@ def tile(layer, z, x, y, user):
     check_tile(layer, z, x, y)
     sc = viewer_scope(user)
     ver = layer_version(layer)
-    key = f"gm:t:{_db()}:{layer}:{z}:{x}:{y}:{ver}:{sc.key}"
+    key = f"gm:t{TILE_SCHEMA}:{_db()}:{layer}:{z}:{x}:{y}:{ver}:{sc.key}"
     cache = tile_cache()
     data = cache.get(key)
     if data is not None:
