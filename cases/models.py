@@ -168,6 +168,25 @@ class CaseEvent(models.Model):
         verbose_name_plural = _("case events")
         ordering = ["at", "id"]
 
+    # Steps recorded beside the workflow actions (cases.services.ACTION_NAMES).
+    OTHER_NAMES = {
+        "note": ("备注", "note"),
+        "flag_difficult": ("标记疑难", "flagged as difficult"),
+        "merged_report": ("合并来件", "report merged in"),
+        "consult": ("会商", "consultation"),
+        "opinion": ("专家意见", "expert opinion"),
+    }
+
+    @property
+    def action_label(self):
+        """Return the step's name in the user's language (受理 / accept)."""
+        from django.utils.translation import get_language
+
+        from cases.services import ACTION_NAMES
+
+        zh, en = {**ACTION_NAMES, **self.OTHER_NAMES}.get(self.action, (self.action,) * 2)
+        return zh if (get_language() or settings.LANGUAGE_CODE).startswith("zh") else en
+
 
 class Callback(models.Model):
     """A callback to the resident (回访) with his satisfaction."""

@@ -341,3 +341,18 @@ def test_the_meeting_report_stays_chinese_after_the_switch(client, login, tmp_pa
     assert "热点分析研判报告" in text
     assert "不显著" in text  # the map legend
     assert "Not significant" not in text and "Hot spot (" not in text
+
+
+def test_the_case_history_names_its_steps_in_the_page_language(client, login):
+    from cases.models import Case
+
+    login("zhihui")
+    case = Case.objects.filter(events__action="accept").order_by("pk").first()
+    url = reverse("cases:detail", args=[case.pk])
+    page = get(client, url)
+    assert "<td>登记</td>" in page and "<td>受理</td>" in page
+    assert "<td>register</td>" not in page and "<td>accept</td>" not in page
+    switch_to_english(client)
+    page = get(client, url)
+    assert "<td>register</td>" in page and "<td>accept</td>" in page
+    assert "<td>受理</td>" not in page
