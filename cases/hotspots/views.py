@@ -596,6 +596,7 @@ def chart_data(result, grid_id=None):
         "weekly": {
             "labels": [f"{w:%m-%d}" for w in weekly.columns],
             "values": [float(v) for v in weekly.sum(axis=0).to_numpy()],
+            "series": _("Number of cases"),
         },
         "top": {
             "labels": list(top["name"]),
@@ -615,6 +616,7 @@ def chart_data(result, grid_id=None):
             "labels": list(biggest["name"]),
             "current": [float(v) for v in biggest["cases"]],
             "before": [float(v) for v in biggest["cases_before"]],
+            "series": [_("This period"), _("Comparison period")],
         }
     if grid_id is not None and grid_id in weekly.index:
         out["grid"] = {

@@ -76,7 +76,7 @@
     bar("hs-chart-emerging", data.emerging, { indexAxis: "y" });
     bar("hs-chart-top", data.top, { indexAxis: "y" });
     bar("hs-chart-risk", { labels: data.risk.labels, values: data.risk.values, colours: "#e31a1c" }, { indexAxis: "y" });
-    line("hs-chart-weekly", data.weekly.labels, data.weekly.values, "案件数");
+    line("hs-chart-weekly", data.weekly.labels, data.weekly.values, data.weekly.series);
     if (data.grid) { line("hs-chart-grid", data.weekly.labels, data.grid.values, data.grid.label); }
     if (data.compare) {
       chart("hs-chart-compare", {
@@ -84,8 +84,8 @@
         data: {
           labels: data.compare.labels,
           datasets: [
-            { label: "本期", data: data.compare.current, backgroundColor: "#c00000" },
-            { label: "对比期", data: data.compare.before, backgroundColor: "#9ecae1" }
+            { label: data.compare.series[0], data: data.compare.current, backgroundColor: "#c00000" },
+            { label: data.compare.series[1], data: data.compare.before, backgroundColor: "#9ecae1" }
           ]
         },
         options: { indexAxis: "y" }
