@@ -11,16 +11,47 @@
   GM.breaks = [1, 3, 6, 11];
   GM.k = Math.max(1, Math.min(2.5, (window.innerWidth || 1920) / 1920));
 
+  // The page scripts below patch Leaflet and VectorGrid; a page without a map has neither.
+  var L = window.L;
+  var VG = L && L.VectorGrid;
+
   // Leaflet 1.8 dropped L.DomEvent.fakeStop, which VectorGrid 1.3 still calls when a
   // feature is clicked: the click then dies in an exception. Since Leaflet 1.8 the map
   // ignores DOM events on a canvas renderer anyway (_leaflet_disable_events), so there is
   // nothing left to stop.
-  if (L.DomEvent && !L.DomEvent.fakeStop) L.DomEvent.fakeStop = function () { return true; };
+  if (L && L.DomEvent && !L.DomEvent.fakeStop) L.DomEvent.fakeStop = function () { return true; };
+
+  // Each tile layer draws on canvases of its own, and the topmost canvas gets every click;
+  // VectorGrid looks only at its own features. A click that hits nothing there is passed
+  // on to whatever lies below (the grids under the case pins, and at last the map).
+  var CanvasTile = L && L.Canvas && L.Canvas.Tile;
+  if (CanvasTile && !CanvasTile.prototype._gmPassOn) {
+    var tileClick = CanvasTile.prototype._onClick;
+    CanvasTile.prototype._gmPassOn = true;
+    CanvasTile.prototype._onClick = function (e) {
+      var point = this._map.mouseEventToLayerPoint(e).subtract(this.getOffset());
+      var layers = this._layers;
+      var hit = Object.keys(layers).some(function (id) {
+        return layers[id].options.interactive && layers[id]._containsPoint(point);
+      });
+      if (hit || e.type !== "click") return tileClick.call(this, e);
+      var canvas = this._container;
+      canvas.style.pointerEvents = "none";
+      var below = document.elementFromPoint(e.clientX, e.clientY);
+      canvas.style.pointerEvents = "";
+      if (below && below !== canvas) {
+        below.dispatchEvent(new MouseEvent("click", {
+          bubbles: true, cancelable: true, view: window,
+          clientX: e.clientX, clientY: e.clientY, screenX: e.screenX, screenY: e.screenY,
+        }));
+      }
+    };
+  }
 
   // A clicked point of a tile is a CircleMarker to Leaflet 1.9, which then asks it for its
   // latitude/longitude; VectorGrid's point symbolizers have none, and the click dies.
   // Without getLatLng the event carries the mouse position, which the handlers use.
-  if (L.VectorGrid && !L.VectorGrid.prototype._gmPoints) {
+  if (VG && !VG.prototype._gmPoints) {
     var createLayer = L.VectorGrid.prototype._createLayer;
     L.VectorGrid.prototype._gmPoints = true;
     L.VectorGrid.prototype._createLayer = function (feat, pxPerExtent, layerStyle) {
@@ -33,7 +64,7 @@
   // PostGIS puts a row's id in the MVT feature id (ST_AsMVT's feature_id_name), not among
   // its properties, and VectorGrid hands styles, getFeatureId and click handlers only the
   // properties: copy the id over as each tile arrives.
-  if (L.VectorGrid && L.VectorGrid.Protobuf && !L.VectorGrid.Protobuf.prototype._gmIds) {
+  if (VG && VG.Protobuf && !VG.Protobuf.prototype._gmIds) {
     var fetchTile = L.VectorGrid.Protobuf.prototype._getVectorTilePromise;
     L.VectorGrid.Protobuf.prototype._gmIds = true;
     L.VectorGrid.Protobuf.prototype._getVectorTilePromise = function (coords) {

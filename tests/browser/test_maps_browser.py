@@ -92,24 +92,41 @@ def test_wall_map_tiles_hold_the_grids_they_are_drawn_over(open_page, django_db_
 def test_clicking_a_grid_on_the_wall_opens_its_popup_coloured_by_open_cases(
     open_page, django_db_blocker
 ):
-    from cases.models import OPEN_STATUSES, Case
+    from django.db import connection
 
-    with django_db_blocker.unblock():
-        case = Case.objects.filter(status__in=OPEN_STATUSES, grid__isnull=False).first()
-        grid = case.grid
+    from cases.models import OPEN_STATUSES
+    from layers.models import Grid
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        # A grid with open cases, none of them pinned near the point clicked: the click
+        # must reach the grid through the case layer drawn above it.
+        cursor.execute(
+            """SELECT g.id FROM layers_grid g WHERE g.valid_to IS NULL
+                 AND EXISTS (SELECT 1 FROM cases_case c WHERE c.grid_id = g.id
+                             AND c.status = ANY(%s))
+                 AND NOT EXISTS (SELECT 1 FROM cases_case c WHERE c.status = ANY(%s)
+                     AND ST_DWithin(c.location, ST_PointOnSurface(g.geom), 0.0006))
+               ORDER BY g.code LIMIT 1""",
+            [list(OPEN_STATUSES)] * 2,
+        )
+        row = cursor.fetchone()
+        assert row, "the demo district has no grid with open cases away from its centre"
+        grid = Grid.objects.get(pk=row[0])
         point = grid.geom.point_on_surface
     page, watch = open_page("zhihui", "/map/wall/")
     wait_ready(page, watch)
     page.wait_for_function("() => Object.keys(GM.stats).length > 0", timeout=60000)
-    # Zoom onto the grid with the case pins hidden, so that the click lands on the grid.
+    # Zoom onto the grid, with the case pins shown above it as the wall shows them.
     page.evaluate(
-        "([lat, lon]) => { GM.wall.map.removeLayer(GM.wall.layers.cases);"
-        " GM.wall.map.setView([lat, lon], 16, {animate: false}); }",
+        "([lat, lon]) => GM.wall.map.setView([lat, lon], 16, {animate: false})",
         [point.y, point.x],
     )
     page.wait_for_function(
-        "() => Object.values(GM.wall.layers.grids._tiles).every(t => t.loaded)", timeout=60000
+        "() => ['grids', 'cases'].every(k => Object.values(GM.wall.layers[k]._tiles)"
+        ".every(t => t.loaded))",
+        timeout=60000,
     )
+    assert page.evaluate("() => GM.wall.map.hasLayer(GM.wall.layers.cases)")
     # The grid is filled by its open-case count (the tile carries its id for the style).
     fill = page.evaluate(
         """id => Object.values(GM.wall.layers.grids._vectorTiles)
@@ -261,4 +278,12 @@ def test_territory_at_375_shows_only_the_workers_grids(open_page, django_db_bloc
     assert names == [g.name for g in mine]
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375
+    assert watch.errors == [] and watch.outside == []
+
+
+def test_territory_page_of_someone_without_grids_has_no_script_error(open_page):
+    # The page is text only (no map, no Leaflet) but still loads the shared map script.
+    page, watch = open_page("zhihui", "/map/territory/")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
     assert watch.errors == [] and watch.outside == []
