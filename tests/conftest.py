@@ -34,6 +34,9 @@ def django_db_setup(
             interactive=False,
             keepdb=keepdb,
             aliases={"default"},
+            # No test rolls back by re-loading a serialised copy: don't dump the demo
+            # district to JSON (~10 s and ~100 MB) at every session start.
+            serialized_aliases=set(),
         )
         assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
         call_command("load_demo", verbosity=0)
