@@ -476,6 +476,15 @@ class CaseListCreate(generics.ListAPIView):
             403: OpenApiResponse(
                 ErrorSerializer, description="您的角色不能登记案件 / your role may not register"
             ),
+            409: OpenApiResponse(
+                {
+                    "type": "object",
+                    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+                    "required": ["detail", "code"],
+                },
+                description="幂等键已被其他客户端使用 / the Idempotency-Key belongs to another "
+                "client's case",
+            ),
         },
     )
     def post(self, request):
@@ -489,8 +498,14 @@ class CaseListCreate(generics.ListAPIView):
                     "Idempotency-Key must be at most 80 characters"
                 }
             )
-        # A retry with the same key gets the first attempt's case back: case_register looks
-        # the key up before anything else (and again, under the unique index, on a race).
+        # A retry with the same key gets the first attempt's case back, before its body is
+        # validated again (a category retired meanwhile must not turn a retry into a 400).
+        try:
+            existing = services.case_for_retry(key, request.user)
+        except services.CaseError as exc:
+            return Response({"detail": exc.message, "code": exc.code}, status=409)
+        if existing is not None:
+            return self._answer(existing, status.HTTP_200_OK, replay=True)
         serializer = CaseCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -514,6 +529,8 @@ class CaseListCreate(generics.ListAPIView):
                 if created and data["auto_dispatch"]:
                     services.case_accept(case=case, by=request.user, auto_dispatch=True)
         except services.CaseError as exc:
+            if exc.code == "idempotency_conflict":
+                return Response({"detail": exc.message, "code": exc.code}, status=409)
             raise ValidationError({"detail": exc.message}) from None
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         fresh = created and not data["auto_dispatch"]

@@ -328,6 +328,28 @@ def _initial_level(case):
     return Level.DISTRICT
 
 
+def case_for_retry(idempotency_key, by):
+    """Return the case that an earlier request with this Idempotency-Key registered.
+
+    A key belongs to the client that first used it: another account's key is refused
+    (code "idempotency_conflict"), so that nobody reaches a case outside his area by
+    sending a key he guessed. None when the key is new (or empty).
+    """
+    if not idempotency_key:
+        return None
+    existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    caller = by.pk if by is not None and by.is_authenticated else None
+    if existing.created_by_id != caller:
+        raise CaseError(
+            "该幂等键已被其他客户端使用，请换一个 / this Idempotency-Key was used by another "
+            "client: use a new one",
+            code="idempotency_conflict",
+        )
+    return existing
+
+
 def case_register(
     *,
     source,
@@ -352,10 +374,9 @@ def case_register(
     case waits in the unassigned queue). With an idempotency key a retried intake returns
     the case of the first attempt.
     """
-    if idempotency_key:
-        existing = Case.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing, False
+    existing = case_for_retry(idempotency_key, by)
+    if existing is not None:
+        return existing, False
     description = (description or "").strip()
     if not description:
         raise CaseError("请填写情况描述 / a description is required", code="description")
@@ -406,10 +427,10 @@ def case_register(
                 _attach(case, upload, content_type, by, now)
             _event(case, "register", "", S.REGISTERED, by, note, now)
     except IntegrityError:
-        if idempotency_key:
-            existing = Case.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing, False
+        # Another request with the same key won the race under the unique index.
+        existing = case_for_retry(idempotency_key, by)
+        if existing is not None:
+            return existing, False
         raise
     return case, True
 

@@ -57,6 +57,32 @@ def test_a_retry_with_the_same_idempotency_key_creates_one_case(client, login, i
     assert Case.objects.count() == before + 1
 
 
+def test_a_retry_is_answered_even_if_its_body_no_longer_validates(client, login, inside):
+    # The hotline retries after a timeout; meanwhile the category was retired.
+    from cases.models import Category
+
+    login("shouli")
+    first = post(client, body(inside), HTTP_IDEMPOTENCY_KEY="hotline-2026-0002")
+    Category.objects.filter(code="wage").update(active=False)
+    again = post(client, body(inside), HTTP_IDEMPOTENCY_KEY="hotline-2026-0002")
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+
+
+def test_another_clients_idempotency_key_reveals_nothing(client, login, inside):
+    login("shouli")
+    first = post(client, body(inside, description="张三家门口"), HTTP_IDEMPOTENCY_KEY="ticket-77")
+    assert first.status_code == 201
+    login("chuanfang")
+    before = Case.objects.count()
+    other = post(client, body(inside), HTTP_IDEMPOTENCY_KEY="ticket-77")
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_conflict"
+    text = other.content.decode()
+    assert first.json()["number"] not in text and "张三" not in text
+    assert Case.objects.count() == before
+
+
 def test_a_case_outside_every_grid_goes_to_the_unassigned_queue(client, login):
     login("shouli")
     response = post(client, body(None, location={"type": "Point", "coordinates": [102.40, 24.70]}))
