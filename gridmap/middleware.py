@@ -30,8 +30,9 @@ def content_security_policy():
     )
 
 
-# API paths whose answers are personal to the caller (the OGC API sets its own headers).
-PRIVATE_API_PREFIXES = ("/api/", "/open311/")
+# Paths whose answers are personal to the caller: the APIs and the map pages' data (case
+# details, workers' phones). The OGC API sets its own headers; tiles their own.
+PRIVATE_API_PREFIXES = ("/api/", "/open311/", "/map/data/")
 
 # Grid workers report their position from the phone's browser; nothing else is needed.
 PERMISSIONS_POLICY = "geolocation=(self), camera=(), microphone=(), payment=(), usb=()"
@@ -54,7 +55,7 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         if settings.PRODUCTION:
             response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if request.path.startswith(PRIVATE_API_PREFIXES):
+        if request.path_info.startswith(PRIVATE_API_PREFIXES):
             # Answers depend on who asks (area scoping, masking): no shared or disk cache
             # may hand one token's answer to another (QGIS's cache did, on /ogcapi/).
             response.headers.setdefault("Cache-Control", "private, no-store")

@@ -140,7 +140,9 @@ def layer_version(layer):
     """Return the version of a tile layer's data (changes whenever a tile could change)."""
     deps = DEPENDS[layer]
     v = versions(deps)
-    raw = "|".join(v[d] for d in deps)
+    # With the schema in the version, the pages' tile URLs (?v=) change with it too, and
+    # no browser keeps a tile of the old kind.
+    raw = "|".join([str(TILE_SCHEMA), *(v[d] for d in deps)])
     return hashlib.blake2b(raw.encode(), digest_size=6).hexdigest()
 
 

@@ -189,6 +189,8 @@ class InGrid(models.Model):
         fields = kwargs.get("update_fields")
         if assign and (fields is None or "location" in fields):
             assign_areas(self)
+            if fields is not None:  # a new location moves the record's areas with it
+                kwargs["update_fields"] = {*fields, "grid", "community", "street"}
         super().save(*args, **kwargs)
 
 

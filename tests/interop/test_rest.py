@@ -213,3 +213,8 @@ def test_api_answers_are_not_kept_by_shared_or_client_caches(client, token):
         assert "Authorization" in response["Vary"] and "Cookie" in response["Vary"]
     response = client.get("/open311/v2/services.json")
     assert "no-store" in response["Cache-Control"]
+    from accounts.models import User
+
+    client.force_login(User.objects.get(username="zhihui"))
+    response = client.get("/map/data/live.json")  # the wall map's feed and KPIs
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]

@@ -77,3 +77,15 @@ def test_the_admin_filters_unassigned_points(client, login):
     page = client.get("/admin/layers/rentalhouse/", {"in_grid": "no"})
     assert page.status_code == 200
     assert "T-ADM" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_saving_only_a_new_location_moves_the_record_to_its_new_grid():
+    from layers.models import RentalHouse
+
+    house = RentalHouse.objects.filter(grid__isnull=False).order_by("pk").first()
+    other = Grid.objects.current().exclude(pk=house.grid_id).order_by("code").first()
+    house.location = other.geom.point_on_surface
+    house.save(update_fields=["location"])
+    house.refresh_from_db()
+    assert (house.grid_id, house.community_id) == (other.pk, other.community_id)
