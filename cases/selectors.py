@@ -46,7 +46,10 @@ def cases_visible_to(user, queryset=None):
     elif user.role == Role.GRID_WORKER:
         extra = Assignment.objects.filter(worker__user=user).values("case_id")
     if extra is None:
-        return qs.filter(pk__in=visible)
+        # The area filter on the rows themselves, not "id IN (the visible ids)": for a
+        # whole-district role that is no filter at all instead of a semi-join of the
+        # table with itself (the wall map's KPIs: 1.7 s on 500,000 cases).
+        return scope(user, qs)
     return qs.filter(Q(pk__in=visible) | Q(pk__in=extra))
 
 
