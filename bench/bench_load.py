@@ -134,14 +134,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server(port, log_path, workers):
+def start_server(port, log_path, workers, database_url=None, extra_env=None):
+    """Start scripts/serve.sh (gunicorn + job workers) on 127.0.0.1:port; wait for /healthz."""
     env = {
         **os.environ,
-        "DATABASE_URL": BENCH_URL,
+        "DATABASE_URL": database_url or BENCH_URL,
         "PORT": str(port),
         "SKIP_PREPARE": "1",
         "JOB_WORKERS": "2",
         "LOG_FORMAT": "json",
+        **(extra_env or {}),
     }
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
