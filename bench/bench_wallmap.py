@@ -67,6 +67,12 @@ def serve(extra_files):
     class Server(ThreadingMixIn, WSGIServer):
         daemon_threads = True
 
+        def close_request(self, request):
+            from django.db import connections
+
+            connections.close_all()  # the request thread's own connections, as runserver
+            super().close_request(request)
+
     class Quiet(WSGIRequestHandler):
         def log_message(self, *args):
             pass

@@ -34,6 +34,14 @@ class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def close_request(self, request):
+        # Each request runs in a thread of its own, with database connections of its own
+        # (kept open by CONN_MAX_AGE): close them, as Django's runserver does.
+        from django.db import connections
+
+        connections.close_all()
+        super().close_request(request)
+
 
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, *args):
