@@ -15,62 +15,17 @@ Rows, each the median of --repeats runs, target side by side with its baseline:
 """
 
 import argparse
-import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import benchdb  # noqa: E402
 
-def _bench_url():
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    port_file = ROOT / "var" / "pg" / "port"
-    port = port_file.read_text().strip() if port_file.exists() else "55432"
-    return f"postgis://gridmap@127.0.0.1:{port}/gridmap_bench"
+benchdb.setup()
 
-
-os.environ["DATABASE_URL"] = _bench_url()
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridmap.settings")
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
-from django.db.utils import OperationalError  # noqa: E402
-
-
-def ensure_database():
-    """Create the bench database and generate the city district in it if needed."""
-    name = connection.settings_dict["NAME"]
-    try:
-        connection.ensure_connection()
-    except OperationalError:
-        print(f"creating database {name} …", file=sys.stderr)
-        with connections["default"]._nodb_cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        connection.close()
-    call_command("migrate", verbosity=0)
-    from cases.models import Case
-
-    if not Case.objects.exists():
-        print("generating the city district (a few minutes) …", file=sys.stderr)
-        call_command("generate_district", scale="city", replace=True, verbosity=0)
-
-
-def median_time(function, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
+from benchdb import median_time  # noqa: E402
+from django.db import connection  # noqa: E402
 
 BASELINE = """
     SELECT c.id FROM cases_case c
@@ -83,7 +38,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    ensure_database()
+    benchdb.ensure_city_district()
     from datetime import timedelta
 
     from django.utils import timezone
@@ -114,9 +69,9 @@ def main():
             return cursor.fetchall()
 
     assert {r[0] for r in target()} == {r[0] for r in baseline()}
-    t_dup = median_time(target, args.repeats)
-    b_dup = median_time(baseline, max(1, min(3, args.repeats)))
-    t_job = median_time(
+    t_dup, _ = median_time(target, args.repeats)
+    b_dup, _ = median_time(baseline, max(1, min(3, args.repeats)))
+    t_job, _ = median_time(
         lambda: sum(1 for _ in jobs.candidates().iterator(chunk_size=2000)),
         max(1, min(3, args.repeats)),
     )

@@ -30,20 +30,10 @@ import libpysal  # noqa: E402
 import shapely  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from bench.benchdb import median_time  # noqa: E402
 from cases.hotspots import stats as hs  # noqa: E402
 
 CELL = 200.0  # metres: a grid of 200 m × 200 m, typical of urban grids
-
-
-def median_time(function, repeats):
-    """Return the median wall time of ``repeats`` calls and the last result."""
-    times = []
-    result = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def synthetic_district(side, weeks, seed=2022):

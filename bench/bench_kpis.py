@@ -16,61 +16,17 @@ the table says so.
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchdb  # noqa: E402
+
+benchdb.setup()
 
 
-def _bench_url():
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    port_file = ROOT / "var" / "pg" / "port"
-    port = port_file.read_text().strip() if port_file.exists() else "55432"
-    return f"postgis://gridmap@127.0.0.1:{port}/gridmap_bench"
-
-
-os.environ["DATABASE_URL"] = _bench_url()
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridmap.settings")
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
-from django.db.utils import OperationalError  # noqa: E402
-
-
-def ensure_database():
-    """Create the bench database and generate the city district in it if needed."""
-    name = connection.settings_dict["NAME"]
-    try:
-        connection.ensure_connection()
-    except OperationalError:
-        print(f"creating database {name} …", file=sys.stderr)
-        with connections["default"]._nodb_cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        connection.close()
-    call_command("migrate", verbosity=0)
-    from cases.models import Case
-
-    if not Case.objects.exists():
-        print("generating the city district (a few minutes) …", file=sys.stderr)
-        call_command("generate_district", scale="city", replace=True, verbosity=0)
-
-
-def median_time(function, repeats):
-    times = []
-    result = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+from benchdb import median_time  # noqa: E402
 
 
 def orm_subquery_totals(user, query):
@@ -119,7 +75,7 @@ def main():
     args = parser.parse_args()
     repeats = args.repeats
     slow = max(1, min(3, repeats))
-    ensure_database()
+    benchdb.ensure_city_district()
 
     from accounts.models import Role, User
     from cases import kpis
