@@ -524,6 +524,7 @@ class CaseListCreate(generics.ListAPIView):
                     visitors=data["visitors"],
                     parties=[dict(p) for p in data.get("parties", [])],
                     idempotency_key=key or None,
+                    key_checked=True,
                     note=f"接口登记 / via API ({data['crs']})",
                 )
                 if created and data["auto_dispatch"]:

@@ -366,15 +366,17 @@ def case_register(
     visitors=1,
     reported_at=None,
     idempotency_key=None,
+    key_checked=False,
     note="",
 ):
     """Register a case (登记); return (case, created).
 
     The grid, community and street follow from the location (outside every grid: the
     case waits in the unassigned queue). With an idempotency key a retried intake returns
-    the case of the first attempt.
+    the case of the first attempt (key_checked: the caller has just asked
+    case_for_retry() itself; a race is still caught under the unique index).
     """
-    existing = case_for_retry(idempotency_key, by)
+    existing = None if key_checked else case_for_retry(idempotency_key, by)
     if existing is not None:
         return existing, False
     description = (description or "").strip()
