@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import audit, scoping
+from accounts import audit, scoping, sql
 from accounts.models import ApiToken, AuditEntry, LoginThrottle
 from gridmap import pii
 
@@ -231,11 +231,7 @@ def token_for_key(raw):
     """Return the valid ApiToken for a clear key, or None."""
     if not raw or not raw.startswith(TOKEN_PREFIX):
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
-        .first()
-    )
+    token = sql.token_with_user(hash_token(raw))
     if token is None or not token.is_valid or not token.user.is_active:
         return None
     # Written at most once a minute, so that busy integrations don't write on every call.
