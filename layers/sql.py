@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import connection
 
+from gridmap import prepared
+
 # Table names cannot be bound; only these may be interpolated.
 AREA_TABLES = {
     "street": "layers_street",
@@ -269,36 +271,17 @@ def community_gaps(community_ids=None, min_area_m2=1.0):
 def locate(lon, lat):
     """Return the district, street, community and grid at a WGS84 point, and its workers.
 
-    The usual case — a point inside a grid — is one short query (cheap to plan: it runs
-    thousands of times a second): the current grid containing the point, the smallest code
-    on a shared boundary (as selectors.grid_containing; GiST index on layers_grid.geom),
-    joined to its community, street, district and workers. Outside every grid, the
+    The usual case — a point inside a grid — is one short query, prepared once per
+    connection (it runs on every locate call and every new case): the current grid
+    containing the point, the smallest code on a shared boundary (as
+    selectors.grid_containing; GiST index on layers_grid.geom), joined to its community,
+    street, district and workers. Outside every grid, the
     community, street and district containing the point are looked up instead.
     """
+    lon, lat = float(lon), float(lat)
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT json_build_object('id', g.id, 'code', g.code, 'name', g.name,
-                                     'version', g.version),
-                   json_build_object('id', c.id, 'code', c.code, 'name', c.name),
-                   json_build_object('id', s.id, 'code', s.code, 'name', s.name),
-                   json_build_object('id', d.id, 'code', d.code, 'name', d.name),
-                   (SELECT COALESCE(json_agg(json_build_object(
-                               'id', w.id, 'name', w.name, 'phone', w.phone) ORDER BY w.name), '[]')
-                    FROM layers_gridworker_grids wg
-                    JOIN layers_gridworker w ON w.id = wg.gridworker_id
-                    WHERE wg.grid_id = g.id)
-            FROM layers_grid g
-            JOIN layers_community c ON c.id = g.community_id
-            JOIN layers_street s ON s.id = c.street_id
-            JOIN layers_district d ON d.id = s.district_id
-            WHERE g.valid_to IS NULL
-              AND ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
-            ORDER BY g.code
-            LIMIT 1
-            """,
-            [float(lon), float(lat)],
-        )
+        # Prepared once per connection: planning this join took longer than running it.
+        prepared.execute(cursor, "gridmap_locate", ("float8", "float8"), LOCATE_SQL, [lon, lat])
         row = cursor.fetchone()
         if row is not None:
             grid, community, street, district, workers = row
@@ -310,27 +293,47 @@ def locate(lon, lat):
                 "workers": workers,
             }
         found = {"grid": None, "workers": []}
-        point = [float(lon), float(lat)]
         for level, table in (
             ("community", "layers_community"),
             ("street", "layers_street"),
             ("district", "layers_district"),
         ):
-            cursor.execute(
+            prepared.execute(
+                cursor,
+                f"gridmap_locate_{level}",
+                ("float8", "float8"),
                 f"""
                 SELECT json_build_object('id', id, 'code', code, 'name', name)
                 FROM {table}
-                WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+                WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326))
                 ORDER BY code LIMIT 1
                 """,
-                point,
+                [lon, lat],
             )
             hit = cursor.fetchone()
             found[level] = hit[0] if hit else None
         return found
 
 
-# --- bulk loads ---------------------------------------------------------------------------
+LOCATE_SQL = """
+    SELECT json_build_object('id', g.id, 'code', g.code, 'name', g.name, 'version', g.version),
+           json_build_object('id', c.id, 'code', c.code, 'name', c.name),
+           json_build_object('id', s.id, 'code', s.code, 'name', s.name),
+           json_build_object('id', d.id, 'code', d.code, 'name', d.name),
+           (SELECT COALESCE(json_agg(json_build_object(
+                       'id', w.id, 'name', w.name, 'phone', w.phone) ORDER BY w.name), '[]')
+            FROM layers_gridworker_grids wg
+            JOIN layers_gridworker w ON w.id = wg.gridworker_id
+            WHERE wg.grid_id = g.id)
+    FROM layers_grid g
+    JOIN layers_community c ON c.id = g.community_id
+    JOIN layers_street s ON s.id = c.street_id
+    JOIN layers_district d ON d.id = s.district_id
+    WHERE g.valid_to IS NULL
+      AND ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326))
+    ORDER BY g.code
+    LIMIT 1
+"""
 
 
 def table_rows_estimate(table):
