@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # python3-qgis (with qgis-providers, its OAPIF provider) is for tests/interop/test_qgis.py,
 # run by Debian's python3; libblas-dev answers a BLAS dependency deep under it (pythran)
 # with the reference BLAS, ~70 MB less than the OpenBLAS apt would pick on its own.
-# poppler-utils (pdftotext) reads back the hotspot report PDFs in tests/cases.
-APT_PACKAGES="${GRIDMAP_APT_PACKAGES:-postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-microhei gettext nodejs npm python3-venv python3-qgis qgis-providers libblas-dev poppler-utils}"
+# poppler-utils (pdftotext) reads back the hotspot report PDFs in tests/cases; wrk is the
+# HTTP load generator of bench/bench_locate.py (a C client, so it leaves the cores to the server).
+APT_PACKAGES="${GRIDMAP_APT_PACKAGES:-postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-microhei gettext nodejs npm python3-venv python3-qgis qgis-providers libblas-dev poppler-utils wrk}"
 
 missing=""
 for p in $APT_PACKAGES; do
