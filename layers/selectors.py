@@ -20,21 +20,6 @@ def grid_containing(point):
     )
 
 
-def community_containing(point):
-    """Return the community that contains the point, or None."""
-    return (
-        Community.objects.filter(geom__intersects=point)
-        .select_related("street")
-        .order_by("code")
-        .first()
-    )
-
-
-def street_containing(point):
-    """Return the street that contains the point, or None."""
-    return Street.objects.filter(geom__intersects=point).order_by("code").first()
-
-
 def overview_layers(user=None):
     """Return the streets, communities and grids for the overview map (of user's area)."""
     from layers.sql import area_feature_collection

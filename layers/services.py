@@ -1,30 +1,42 @@
 """Writes to areas, grids and the point layers."""
 
-from layers import selectors
+from layers import sql
+from layers.models import Community, Grid, Street
 
 
 def assign_areas(record):
     """Set the grid, community and street of a point record from its location.
 
     A point outside every grid keeps grid=None and shows in the unassigned list; its
-    community and street are still set when it falls inside them.
+    community and street are still set when it falls inside them. One query, the locate
+    API's (layers.sql.locate: the smallest grid code on a shared boundary); the areas come
+    as instances with their codes and names loaded, and the rest (boundaries) deferred.
     """
     if record.location is None:
         record.grid = record.community = record.street = None
         return
-    grid = selectors.grid_containing(record.location)
+    point = record.location
+    if point.srid not in (None, 4326):
+        point = point.transform(4326, clone=True)
+    found = sql.locate(point.x, point.y)
+    street = _loaded(Street, found["street"])
+    community = _loaded(Community, found["community"], street_id=street and street.pk)
+    grid = _loaded(Grid, found["grid"], community_id=community and community.pk)
+    if community is not None:
+        community.street = street
     if grid is not None:
-        record.grid = grid
-        record.community = grid.community
-        record.street = grid.community.street
-        return
-    record.grid = None
-    record.community = selectors.community_containing(record.location)
-    record.street = (
-        record.community.street
-        if record.community is not None
-        else selectors.street_containing(record.location)
-    )
+        grid.community = community
+    record.grid, record.community, record.street = grid, community, street
+
+
+def _loaded(model, values, **more):
+    """Return a model instance from a locate dict (the fields it has; others deferred)."""
+    if values is None:
+        return None
+    values = {**values, **more}
+    # from_db wants the values in the order of the model's fields.
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(None, names, [values[n] for n in names])
 
 
 # --- imports -------------------------------------------------------------------------------
