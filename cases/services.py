@@ -337,17 +337,18 @@ def case_for_retry(idempotency_key, by):
     """
     if not idempotency_key:
         return None
-    existing = Case.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is None:
+    found = sql.idempotency_owner(idempotency_key)
+    if found is None:
         return None
+    case_id, owner_id = found
     caller = by.pk if by is not None and by.is_authenticated else None
-    if existing.created_by_id != caller:
+    if owner_id != caller:
         raise CaseError(
             "该幂等键已被其他客户端使用，请换一个 / this Idempotency-Key was used by another "
             "client: use a new one",
             code="idempotency_conflict",
         )
-    return existing
+    return Case.objects.get(pk=case_id)
 
 
 def case_register(

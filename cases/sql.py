@@ -10,6 +10,17 @@ def next_case_id():
         return cursor.fetchone()[0]
 
 
+def idempotency_owner(key):
+    """Return (case id, created_by id) of the case registered with an Idempotency-Key, or None.
+
+    Asked on every intake that carries a key, nearly always for a new key: one indexed
+    lookup of two columns, without building a whole case.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, created_by_id FROM cases_case WHERE idempotency_key = %s", [key])
+        return cursor.fetchone()
+
+
 def nearby_open_cases(*, category_id, lon, lat, radius_m, since, statuses, exclude_id=None):
     """Return [(case id, distance in metres)] of open cases of a category near a point.
 
