@@ -1,6 +1,7 @@
 """The case API: categories, intake with idempotency, bilingual errors, actions."""
 
 import pytest
+from django.contrib.gis.geos import Point
 from django.urls import reverse
 
 from cases.models import Case, Status
@@ -212,3 +213,35 @@ def test_duplicates_endpoint_lists_nearby_open_cases(client, login, inside, make
     assert near.number in [c["number"] for c in found]
     other = client.get(url, {"category": "noise", "lon": inside.x, "lat": inside.y}).json()
     assert near.number not in [c["number"] for c in other]
+
+
+def test_the_case_answer_is_what_its_declared_fields_give(client, login, inside, make_case):
+    """CaseSerializer builds its answer directly; it must equal DRF's from the fields."""
+    from rest_framework import serializers
+
+    from cases.api import CaseSerializer
+    from cases.models import Party
+
+    outside = Point(102.0, 24.0, srid=4326)
+    cases = [
+        make_case(),
+        make_case(status=Status.DISPATCHED, urgency="urgent", title="标题", address="某路1号"),
+        make_case(status=Status.CLOSED),
+        make_case(location=outside),
+    ]
+    Party.objects.create(case=cases[0], role="applicant", name="王五")
+    merged = make_case()
+    Case.objects.filter(pk=merged.pk).update(merged_into=cases[1], difficult=True)
+    cases.append(merged)
+    login("shouli")
+    for case in cases:
+        case = Case.objects.select_related(
+            "category", "grid", "community", "street", "merged_into"
+        ).get(pk=case.pk)
+        ours = CaseSerializer(case).data
+        drf = serializers.ModelSerializer.to_representation(CaseSerializer(case), case)
+        assert dict(ours) == dict(drf)
+    # The list and the detail answer the same.
+    detail = client.get(reverse("cases:api-case", args=[merged.pk])).json()
+    assert detail["merged_into"] == cases[1].number and detail["difficult"] is True
+    assert detail["reported_at"].endswith("+08:00")
