@@ -2,11 +2,19 @@
 
 from django.db import connection
 
+from gridmap import prepared
+
 
 def next_case_id():
     """Return a fresh primary key for cases_case (its number is built from it)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('cases_case', 'id'))")
+        prepared.execute(
+            cursor,
+            "gridmap_next_case_id",
+            (),
+            "SELECT nextval(pg_get_serial_sequence('cases_case', 'id'))",
+            [],
+        )
         return cursor.fetchone()[0]
 
 
@@ -17,7 +25,13 @@ def idempotency_owner(key):
     lookup of two columns, without building a whole case.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, created_by_id FROM cases_case WHERE idempotency_key = %s", [key])
+        prepared.execute(
+            cursor,
+            "gridmap_idempotency_owner",
+            ("text",),
+            "SELECT id, created_by_id FROM cases_case WHERE idempotency_key = $1",
+            [key],
+        )
         return cursor.fetchone()
 
 

@@ -23,6 +23,10 @@ def execute(cursor, name, types, sql, params):
         state = (raw, set())
         db._gridmap_prepared = state
     if name not in state[1]:
-        cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {sql}")
+        arguments = f" ({', '.join(types)})" if types else ""
+        cursor.execute(f"PREPARE {name}{arguments} AS {sql}")
         state[1].add(name)
-    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+    if params:
+        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+    else:
+        cursor.execute(f"EXECUTE {name}")
