@@ -382,6 +382,8 @@ class CaseSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CasePartySerializer(many=True))
     def get_parties(self, case):
+        if self.context.get("without_parties"):
+            return []  # registered by this request, which named no party
         # Masked always: the API never reveals personal data.
         return [
             {
@@ -579,9 +581,11 @@ class CaseListCreate(generics.ListAPIView):
             raise ValidationError({"detail": exc.message}) from None
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         fresh = created and not data["auto_dispatch"]
-        return self._answer(case, code, replay=not created, fresh=fresh)
+        return self._answer(
+            case, code, replay=not created, fresh=fresh, parties=bool(data.get("parties"))
+        )
 
-    def _answer(self, case, code, replay=False, fresh=False):
+    def _answer(self, case, code, replay=False, fresh=False, parties=True):
         if not fresh:
             # Unless it is the object just registered here, with its areas set: read it.
             case = Case.objects.select_related("category", "grid", "community", "street").get(
@@ -590,7 +594,8 @@ class CaseListCreate(generics.ListAPIView):
         headers = {"Location": f"/api/v1/cases/{case.pk}/"}
         if replay:
             headers["Idempotent-Replayed"] = "true"
-        data = CaseSerializer(case, context={"just_registered": fresh}).data
+        context = {"just_registered": fresh, "without_parties": fresh and not parties}
+        data = CaseSerializer(case, context=context).data
         return Response(data, status=code, headers=headers)
 
 
