@@ -16,7 +16,6 @@ from cases.models import (
     HandlerKind,
     HandlerRole,
     RoutingRule,
-    TimeLimit,
     TimeUnit,
     Urgency,
     WorkCalendarDay,
@@ -134,18 +133,18 @@ def matching_rules(case, level):
 
 def time_limit(category, urgency):
     """Return the time limit (amount, unit) of a category for an urgency."""
-    limit = TimeLimit.objects.filter(category=category, urgency=urgency).first()
-    if limit is None and urgency != Urgency.NORMAL:
-        limit = TimeLimit.objects.filter(category=category, urgency=Urgency.NORMAL).first()
-    if limit is None:
+    found = sql.time_limit(category.pk, urgency)
+    if found is None and urgency != Urgency.NORMAL:
+        found = sql.time_limit(category.pk, Urgency.NORMAL)
+    if found is None:
         return SimpleNamespace(amount=category.limit_working_days, unit=TimeUnit.WORKING_DAYS)
-    return limit
+    return SimpleNamespace(amount=found[0], unit=found[1])
 
 
 def work_calendar():
     """Return the WorkCalendar built from the working-day table (editable in admin)."""
     holidays, makeups = [], []
-    for day, kind in WorkCalendarDay.objects.values_list("day", "kind"):
+    for day, kind in sql.calendar_days():
         (holidays if kind == WorkCalendarDay.Kind.HOLIDAY else makeups).append(day)
     return WorkCalendar(holidays, makeups)
 

@@ -76,3 +76,29 @@ def claim_reminder(*, case_id, kind, deadline, now, unit_name="", number=""):
         cursor.execute(query, [case_id, kind, deadline, now, unit_name, number])
         row = cursor.fetchone()
         return row[0] if row else None
+
+
+def time_limit(category_id, urgency):
+    """Return (amount, unit) of a category's time limit for an urgency, or None.
+
+    Read on every intake (its deadline): prepared once per connection.
+    """
+    with connection.cursor() as cursor:
+        prepared.execute(
+            cursor,
+            "gridmap_time_limit",
+            ("bigint", "text"),
+            "SELECT amount, unit FROM cases_timelimit WHERE category_id = $1 AND urgency = $2 "
+            "ORDER BY id LIMIT 1",
+            [category_id, urgency],
+        )
+        return cursor.fetchone()
+
+
+def calendar_days():
+    """Return [(day, kind)] of the working-day calendar (holidays and make-up days)."""
+    with connection.cursor() as cursor:
+        prepared.execute(
+            cursor, "gridmap_calendar_days", (), "SELECT day, kind FROM cases_workcalendarday", []
+        )
+        return cursor.fetchall()
