@@ -128,3 +128,20 @@ class SessionIdleRefreshMiddleware:
         if now - session.get(self.KEY, 0) >= interval:
             session[self.KEY] = now  # marks the session modified: saved with a new expiry
         return response
+
+
+class DataVersionMiddleware:
+    """Write the map data versions that a request's saves bumped once, when it ends.
+
+    See gridmap.tiles.bump: the request's transactions are over by then, so no other
+    process can read the new version and cache a tile from the old data.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from gridmap.tiles import coalesced_bumps
+
+        with coalesced_bumps():
+            return self.get_response(request)

@@ -120,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # 413 for bodies larger than input can be, before anything reads them (gridmap/guards.py).
     "gridmap.guards.RequestSizeLimitMiddleware",
+    # Map data versions bumped by a request's saves: written once, after its transaction.
+    "gridmap.middleware.DataVersionMiddleware",
     "gridmap.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -19,6 +19,7 @@ are always aggregated: no tile ever carries a person's row.
 import hashlib
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -107,13 +108,49 @@ def _counter_key(name):
 
 
 def bump(*names):
-    """Mark the data of these version names as changed (called by the signal handlers)."""
+    """Mark the data of these version names as changed (called by the signal handlers).
+
+    Inside a request (coalesced_bumps, DataVersionMiddleware) the names are written once
+    when it ends, after its transaction: an intake saves a case and its event, which
+    were two writes to the shared cache, both before the commit.
+    """
+    pending = getattr(_local, "pending_bumps", None)
+    if pending is not None:
+        pending.update(names)
+        return
+    _write_bumps(names)
+
+
+def _write_bumps(names):
     cache = tile_cache()
     stamp = time.time_ns()
     for name in names:
         cache.set(_counter_key(name), stamp, None)
     with _fingerprint_lock:
         _fingerprint["at"] = 0.0
+
+
+def _flush_bumps():
+    pending = getattr(_local, "pending_bumps", None)
+    if pending:
+        names = set(pending)
+        pending.clear()
+        _write_bumps(names)
+
+
+@contextmanager
+def coalesced_bumps():
+    """Hold the version bumps of the block and write each name once at its end."""
+    outer = getattr(_local, "pending_bumps", None)
+    _local.pending_bumps = set() if outer is None else outer
+    try:
+        yield
+    finally:
+        if outer is None:
+            try:
+                _flush_bumps()
+            finally:
+                _local.pending_bumps = None
 
 
 def _fingerprints():
@@ -130,6 +167,7 @@ def _fingerprints():
 
 def versions(names=("cases", "rentals", "persons", "grids", "workers")):
     """Return {name: version string} for the given data version names."""
+    _flush_bumps()  # a read after a write in the same request sees the write
     cache = tile_cache()
     prints = _fingerprints()
     counters = cache.get_many([_counter_key(n) for n in names])

@@ -245,3 +245,30 @@ def test_the_case_answer_is_what_its_declared_fields_give(client, login, inside,
     detail = client.get(reverse("cases:api-case", args=[merged.pk])).json()
     assert detail["merged_into"] == cases[1].number and detail["difficult"] is True
     assert detail["reported_at"].endswith("+08:00")
+
+
+def test_an_intake_writes_the_cases_version_once_after_its_transaction(
+    client, login, inside, monkeypatch
+):
+    """The case and its event each bump the map version; the request writes it once."""
+    from django.db import connection
+
+    from gridmap import tiles
+
+    writes = []
+    real = tiles._write_bumps
+
+    def record(names):
+        # After the view's transaction: only the test's own outer block is open.
+        writes.append((set(names), len(connection.atomic_blocks)))
+        real(names)
+
+    monkeypatch.setattr(tiles, "_write_bumps", record)
+    login("shouli")
+    assert post(client, body(inside)).status_code == 201
+    assert writes == [({"cases"}, 1)]
+    # Outside a request a save writes at once, as before.
+    writes.clear()
+    case = Case.objects.latest("id")
+    case.save()
+    assert writes == [({"cases"}, 1)]
