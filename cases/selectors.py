@@ -141,6 +141,11 @@ def time_limit(category, urgency):
     return SimpleNamespace(amount=found[0], unit=found[1])
 
 
+def active_category(code):
+    """Return the active category with this code, or None."""
+    return sql.active_category(code)
+
+
 def work_calendar():
     """Return the WorkCalendar built from the working-day table (editable in admin)."""
     holidays, makeups = [], []

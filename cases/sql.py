@@ -102,3 +102,20 @@ def calendar_days():
             cursor, "gridmap_calendar_days", (), "SELECT day, kind FROM cases_workcalendarday", []
         )
         return cursor.fetchall()
+
+
+def active_category(code):
+    """Return the active Category with this code, or None (asked by every intake)."""
+    from cases.models import Category
+
+    with connection.cursor() as cursor:
+        prepared.execute(
+            cursor,
+            "gridmap_active_category",
+            ("text",),
+            f"SELECT {prepared.columns(Category, 'c')} FROM cases_category c "
+            "WHERE c.code = $1 AND c.active",
+            [code],
+        )
+        row = cursor.fetchone()
+    return None if row is None else prepared.instance(Category, row, connection)

@@ -30,3 +30,23 @@ def execute(cursor, name, types, sql, params):
         cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
     else:
         cursor.execute(f"EXECUTE {name}")
+
+
+def columns(model, alias):
+    """Return the SELECT list of all of a model's columns, in field order, for instance()."""
+    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+
+def instance(model, values, db):
+    """Return a model instance from the values of columns(model) as the ORM would build it.
+
+    Each field's from_db_value converts its value (a JSON field's text, say) first.
+    """
+    fields = model._meta.concrete_fields
+    values = [
+        value
+        if value is None or not hasattr(field, "from_db_value")
+        else field.from_db_value(value, None, db)
+        for field, value in zip(fields, values, strict=True)
+    ]
+    return model.from_db(db.alias, [f.attname for f in fields], values)
