@@ -531,6 +531,7 @@ class Reminder(models.Model):
     """
 
     class Kind(models.TextChoices):
+        # xgettext:no-python-format
         DUE_SOON = "due_soon", _("75 % reminder")
         LETTER = "letter", _("Reminder letter (提醒函)")
         ESCALATION = "escalation", _("Escalation")

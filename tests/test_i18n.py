@@ -10,6 +10,7 @@ page is checked both ways.
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -358,3 +359,108 @@ def test_the_case_history_names_its_steps_in_the_page_language(client, login):
     page = get(client, url)
     assert "<td>register</td>" in page and "<td>accept</td>" in page
     assert "<td>受理</td>" not in page
+
+
+# --- the catalogue: every msgid has its Chinese, none is a fuzzy guess ----------------------
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "locale/zh_Hans/LC_MESSAGES/django.po"
+
+
+def po_entries(text):
+    """Return the entries of a .po text as dicts (flags, msgctxt, msgid, msgstr, …).
+
+    A keyword's string may run on over several quoted lines; the pieces are joined.
+    Obsolete entries (#~) are left out: gettext does not use them.
+    """
+    entries, entry, key = [], None, None
+    for line in text.splitlines() + [""]:
+        line = line.strip()
+        if not line:
+            if entry is not None:
+                entries.append(entry)
+            entry, key = None, None
+            continue
+        if line.startswith("#~"):
+            continue
+        if entry is None:
+            entry = {"flags": set(), "msgstr": {}}
+        if line.startswith("#,"):
+            entry["flags"] |= {flag.strip() for flag in line[2:].split(",")}
+        elif line.startswith("#"):
+            continue
+        elif line.startswith('"'):
+            piece = line[1:-1]
+            if isinstance(key, int):
+                entry["msgstr"][key] += piece
+            else:
+                entry[key] += piece
+        else:
+            keyword, _space, rest = line.partition(" ")
+            found = re.fullmatch(r"msgstr\[(\d+)\]|msgstr", keyword)
+            key = (int(found.group(1)) if found.group(1) else 0) if found else keyword
+            if isinstance(key, int):
+                entry["msgstr"][key] = rest[1:-1]
+            else:
+                entry[key] = rest[1:-1]
+    return entries
+
+
+def not_ready(entries):
+    """Return the entries gettext would show in English: no msgstr, or a fuzzy one."""
+    bad = []
+    for entry in entries:
+        header = entry.get("msgid") == "" and "msgctxt" not in entry
+        empty = not entry["msgstr"] or not all(entry["msgstr"].values())
+        if "fuzzy" in entry["flags"] or (empty and not header):
+            bad.append((entry.get("msgctxt"), entry.get("msgid")))
+    return bad
+
+
+def test_the_catalogue_reader_finds_empty_and_fuzzy_entries():
+    sample = "\n".join(
+        [
+            'msgid ""',
+            'msgstr ""',
+            '"Language: zh_Hans\\n"',
+            "",
+            "#: a.py:1",
+            'msgid "Grid"',
+            'msgstr "网格"',
+            "",
+            'msgid ""',
+            '"A long text "',
+            '"on two lines"',
+            'msgstr ""',
+            '""',
+            "",
+            "#, fuzzy, python-format",
+            'msgid "%(n)s case"',
+            'msgid_plural "%(n)s cases"',
+            'msgstr[0] "%(n)s 件"',
+            "",
+            'msgctxt "patrol"',
+            'msgid "Street"',
+            'msgstr ""',
+            '"街道"',
+            "",
+            '#~ msgid "Old"',
+            '#~ msgstr ""',
+        ]
+    )
+    entries = po_entries(sample)
+    assert [e["msgid"] for e in entries] == [
+        "",
+        "Grid",
+        "A long text on two lines",
+        "%(n)s case",
+        "Street",
+    ]
+    assert entries[4]["msgstr"] == {0: "街道"}
+    assert not_ready(entries) == [(None, "A long text on two lines"), (None, "%(n)s case")]
+
+
+def test_every_msgid_in_the_catalogue_has_its_chinese():
+    text = CATALOGUE.read_text(encoding="utf-8")
+    entries = po_entries(text)
+    assert len(entries) == len(re.findall(r"^msgid ", text, re.M)) > 600
+    assert not_ready(entries) == []
