@@ -2,7 +2,8 @@
 
 Starts the production command (scripts/serve.sh: gunicorn + job workers) on 127.0.0.1 on
 a free port against its own database (BENCH_LOAD_DB, default gridmap_ops_load, created anew with
-the demo district for every run unless --keep-db), then for --duration seconds (default 120):
+the demo district for every run unless --keep-db; vacuumed), warms the server up with
+--warmup seconds (default 5) of the same load, then for --duration seconds (default 120):
 
 - intake: POST /api/v1/cases/ with an API token and a unique Idempotency-Key, open loop
   at --rate per second (default 200); latency counted from the scheduled start, so a
@@ -420,6 +421,9 @@ def row(name, stats, seconds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=120)
+    parser.add_argument(
+        "--warmup", type=float, default=5, help="seconds of load before the measured run"
+    )
     parser.add_argument("--rate", type=float, default=200, help="intake requests per second")
     parser.add_argument("--walls", type=int, default=4, help="wall-map screens polling")
     parser.add_argument("--poll", type=float, default=4.0, help="seconds between polls")
@@ -451,6 +455,20 @@ def main():
     else:
         host, port = "127.0.0.1", free_port()
         proc, log = start_server(port, args.log, args.workers)
+    try:
+        if args.warmup > 0:
+            # A server in service is warm: every worker has its connection, its prepared
+            # statements and its lazily imported code. The warm-up's cases carry their
+            # own keys and count in none of the figures below.
+            warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+            warm_id = f"warm{run_id}"
+            asyncio.run(
+                run_load(warm, host, port, token, session_key, categories, points, tiles, warm_id)
+            )
+    except BaseException:
+        if proc is not None:
+            stop_server(proc, log)
+        raise
     cpu_before = group_cpu_seconds(proc.pid) if proc else None
     try:
         load = run_load(args, host, port, token, session_key, categories, points, tiles, run_id)

@@ -59,7 +59,9 @@ stop_all() {
 trap stop_all TERM INT EXIT
 
 for i in $(seq 1 "$JOB_WORKERS"); do
-  supervise "$PY" manage.py run_jobs --interval "$JOB_INTERVAL" &
+  # Background work: at a lower CPU priority than the web workers, so that a pass over
+  # thousands of running cases does not hold up intakes on a busy machine.
+  supervise nice -n 10 "$PY" manage.py run_jobs --interval "$JOB_INTERVAL" &
   PIDS+=($!)
 done
 
