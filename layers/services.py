@@ -19,8 +19,16 @@ def assign_areas(record):
     if point.srid not in (None, 4326):
         point = point.transform(4326, clone=True)
     found = sql.locate(point.x, point.y)
-    street = _loaded(Street, found["street"])
-    community = _loaded(Community, found["community"], street_id=street and street.pk)
+    street_values, community_values = found["street"], found["community"]
+    if found["grid"] is None and community_values is not None:
+        # Outside every grid: the community's own street (as the importer assigns it), not
+        # whichever street polygon holds the point; the two differ where boundaries were
+        # drawn with slivers, and the street decides who sees the record.
+        own = community_values["street_id"]
+        if street_values is None or street_values["id"] != own:
+            street_values = None if own is None else {"id": own}
+    street = _loaded(Street, street_values)
+    community = _loaded(Community, community_values, street_id=street and street.pk)
     grid = _loaded(Grid, found["grid"], community_id=community and community.pk)
     if community is not None:
         community.street = street

@@ -293,17 +293,17 @@ def locate(lon, lat):
                 "workers": workers,
             }
         found = {"grid": None, "workers": []}
-        for level, table in (
-            ("community", "layers_community"),
-            ("street", "layers_street"),
-            ("district", "layers_district"),
+        for level, table, more in (
+            ("community", "layers_community", ", 'street_id', street_id"),
+            ("street", "layers_street", ""),
+            ("district", "layers_district", ""),
         ):
             prepared.execute(
                 cursor,
                 f"gridmap_locate_{level}",
                 ("float8", "float8"),
                 f"""
-                SELECT json_build_object('id', id, 'code', code, 'name', name)
+                SELECT json_build_object('id', id, 'code', code, 'name', name{more})
                 FROM {table}
                 WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326))
                 ORDER BY code LIMIT 1

@@ -89,3 +89,23 @@ def test_saving_only_a_new_location_moves_the_record_to_its_new_grid():
     house.save(update_fields=["location"])
     house.refresh_from_db()
     assert (house.grid_id, house.community_id) == (other.pk, other.community_id)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("neighbour", [False, True])
+def test_outside_every_grid_a_record_takes_its_communitys_street(neighbour):
+    """Where a community pokes out of its street (a digitising sliver), the point still
+    belongs to the community's street: that street's centre must see the record."""
+    from layers.models import RentalHouse
+
+    street = factories.make_street(geom=factories.square(110.0, 30.0, 0.1), code="530112999")
+    if neighbour:
+        # The sliver lies inside another street, whose code sorts first.
+        factories.make_street(geom=factories.square(110.1, 30.0, 0.1), code="530112990")
+    community = factories.make_community(street, geom=factories.square(110.09, 30.0, 0.02))
+    house = RentalHouse.objects.create(
+        code="T-SLIVER", address="界外", location=factories.point(110.105, 30.005)
+    )
+    house.refresh_from_db()
+    assert house.grid_id is None
+    assert (house.community_id, house.street_id) == (community.pk, street.pk)
