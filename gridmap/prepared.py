@@ -8,6 +8,12 @@ runs them; PostgreSQL then reuses the plan, re-planning by itself when a table c
 A prepared statement lives as long as its connection, and a ROLLBACK does not undo it.
 """
 
+from django.db import DatabaseError
+
+# SQLSTATEs of a prepared statement that can no longer run as prepared.
+FEATURE_NOT_SUPPORTED = "0A000"  # cached plan must not change result type
+NO_SUCH_STATEMENT = "26000"  # invalid_sql_statement_name
+
 
 def execute(cursor, name, types, sql, params):
     """Run `sql` (placeholders $1, $2 …) on a Django cursor as the prepared statement `name`.
@@ -20,16 +26,33 @@ def execute(cursor, name, types, sql, params):
     state = getattr(db, "_gridmap_prepared", None)
     if state is None or state[0] is not raw:
         # A new connection (or the first use of this one): nothing is prepared on it yet.
-        state = (raw, set())
+        state = (raw, set(), set())
         db._gridmap_prepared = state
-    if name not in state[1]:
+    prepared, stale = state[1], state[2]
+    if name not in prepared:
+        if name in stale:
+            # It failed to run last time (see below): replace the server's copy.
+            cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [name])
+            if cursor.fetchone():
+                cursor.execute(f"DEALLOCATE {name}")
+            stale.discard(name)
         arguments = f" ({', '.join(types)})" if types else ""
         cursor.execute(f"PREPARE {name}{arguments} AS {sql}")
-        state[1].add(name)
-    if params:
-        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
-    else:
-        cursor.execute(f"EXECUTE {name}")
+        prepared.add(name)
+    try:
+        if params:
+            cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+        else:
+            cursor.execute(f"EXECUTE {name}")
+    except DatabaseError as exc:
+        # A migration that changed a selected column's type ("cached plan must not change
+        # result type"), or a statement gone from the server: prepare it afresh next time,
+        # in the next transaction (this one is aborted), instead of failing for as long as
+        # the connection lives.
+        if getattr(exc.__cause__, "pgcode", None) in (FEATURE_NOT_SUPPORTED, NO_SUCH_STATEMENT):
+            prepared.discard(name)
+            stale.add(name)
+        raise
 
 
 def columns(model, alias):

@@ -38,3 +38,19 @@ def test_a_statement_without_parameters():
     with connection.cursor() as cursor:
         prepared.execute(cursor, "gridmap_test_one", (), "SELECT 1", [])
         assert cursor.fetchone()[0] == 1
+
+
+def test_a_statement_whose_result_type_changed_is_prepared_afresh():
+    """A migration that changes a selected column's type must not break the connection."""
+    from django.db import DatabaseError, transaction
+
+    from cases import sql
+
+    assert sql.active_category("nonexistent") is None
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE cases_category ALTER COLUMN name TYPE varchar(60)")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        sql.active_category("nonexistent")  # "cached plan must not change result type"
+    with transaction.atomic():
+        assert sql.active_category("nonexistent") is None
+        assert sql.active_category("wage").code == "wage"
