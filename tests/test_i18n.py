@@ -332,6 +332,33 @@ def test_the_hotspot_map_tooltips_and_charts_follow_the_language(client, login):
     assert embedded_json(html, "hs-charts")["weekly"]["series"] == "Number of cases"
 
 
+def test_the_hotspot_form_errors_follow_the_language(client, login):
+    login("fenxi")
+    url = reverse("hotspots:page")
+    html = client.get(url, {"compare_start": "2026-01-01"}).content.decode()
+    assert "对比期须同时填写开始日期和结束日期（或都不填）。" in html
+    assert "未知的地图图层“nope”。" in client.get(url, {"layer": "nope"}).content.decode()
+    switch_to_english(client)
+    html = client.get(url, {"compare_start": "2026-01-01"}).content.decode()
+    assert "Enter both the start and the end date of the comparison period" in html
+    assert "对比期须同时填写" not in html
+    response = client.get(url, {"layer": "nope"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Map layer: Unknown map layer “nope”." in html
+    assert "未知的地图图层" not in html and "地图图层：" not in html
+    errors = client.get(reverse("hotspots:data"), {"start": "yesterday"}).json()["errors"]
+    assert errors == [
+        "Start date is not a valid date; enter it as year-month-day, e.g. 2026-03-01."
+    ]
+    html = client.get(url, {"start": "2026-05-01", "end": "2026-04-01"}).content.decode()
+    assert "The period ends (2026-04-01) before it starts (2026-05-01)." in html
+    assert "早于开始日期" not in html
+    html = client.get(url, {"community": "999999"}).content.decode()
+    assert "The selected community does not exist or is outside your area." in html
+    assert "权限范围" not in html
+
+
 def test_the_meeting_report_stays_chinese_after_the_switch(client, login, tmp_path):
     login("fenxi")
     switch_to_english(client)

@@ -1,9 +1,15 @@
-"""The query of the hotspot analysis page, validated with clear Chinese messages."""
+"""The query of the hotspot analysis page, validated with clear messages.
+
+The messages are English msgids with their Chinese in locale/zh_Hans; they are translated
+when the form is built or validated, in the language of the request.
+"""
 
 from datetime import date, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases.hotspots.indicators import BEIJING, Period
 from cases.hotspots.stats import RISK_INDICATORS
@@ -44,7 +50,6 @@ def _date_field(label):
         label=label,
         required=False,
         input_formats=["%Y-%m-%d"],
-        error_messages={"invalid": f"{label}格式不正确，请按“年-月-日”填写，例如 2026-03-01。"},
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
     )
 
@@ -56,9 +61,10 @@ def _weight_field(label):
         min_value=0,
         max_value=100,
         error_messages={
-            "invalid": f"“{label}”的权重必须是数字。",
-            "min_value": f"“{label}”的权重不能为负数。",
-            "max_value": f"“{label}”的权重不能大于 100。",
+            "invalid": _("The weight of “%(label)s” must be a number.") % {"label": label},
+            "min_value": _("The weight of “%(label)s” cannot be negative.") % {"label": label},
+            "max_value": _("The weight of “%(label)s” cannot be greater than 100.")
+            % {"label": label},
         },
         widget=forms.NumberInput(
             attrs={"step": "0.05", "min": "0", "class": "form-control form-control-sm"}
@@ -69,28 +75,41 @@ def _weight_field(label):
 class HotspotQueryForm(forms.Form):
     """Period, filters, area and layer of the analysis; risk weights."""
 
-    start = _date_field("开始日期")
-    end = _date_field("结束日期")
-    compare_start = _date_field("对比期开始日期")
-    compare_end = _date_field("对比期结束日期")
-    category = forms.CharField(label="事项类别", required=False, max_length=40)
-    source = forms.CharField(label="案件来源", required=False, max_length=20)
+    start = _date_field(gettext_lazy("Start date"))
+    end = _date_field(gettext_lazy("End date"))
+    compare_start = _date_field(gettext_lazy("Start date of the comparison period"))
+    compare_end = _date_field(gettext_lazy("End date of the comparison period"))
+    category = forms.CharField(label=gettext_lazy("Matter category"), required=False, max_length=40)
+    source = forms.CharField(label=gettext_lazy("Case source"), required=False, max_length=20)
     street = forms.IntegerField(
-        label="街道", required=False, error_messages={"invalid": "街道编号必须是整数。"}
+        label=gettext_lazy("Street"),
+        required=False,
+        error_messages={"invalid": gettext_lazy("The street number must be an integer.")},
     )
     community = forms.IntegerField(
-        label="社区", required=False, error_messages={"invalid": "社区编号必须是整数。"}
+        label=gettext_lazy("Community"),
+        required=False,
+        error_messages={"invalid": gettext_lazy("The community number must be an integer.")},
     )
     grid = forms.IntegerField(
-        label="网格", required=False, error_messages={"invalid": "网格编号必须是整数。"}
+        label=gettext_lazy("Grid"),
+        required=False,
+        error_messages={"invalid": gettext_lazy("The grid number must be an integer.")},
     )
-    layer = forms.CharField(label="地图图层", required=False)
-    variable = forms.CharField(label="分析变量", required=False)
+    layer = forms.CharField(label=gettext_lazy("Map layer"), required=False)
+    variable = forms.CharField(label=gettext_lazy("Analysis variable"), required=False)
 
     def __init__(self, data=None, **kwargs):
         super().__init__(data, **kwargs)
-        for name, label in RISK_INDICATORS.items():
-            self.fields[f"w_{name}"] = _weight_field(label)
+        for name in ("start", "end", "compare_start", "compare_end"):
+            field = self.fields[name]
+            field.error_messages["invalid"] = _(
+                "%(label)s is not a valid date; enter it as year-month-day, e.g. 2026-03-01."
+            ) % {"label": field.label}
+        from cases.hotspots.views import RISK_LABELS  # views imports this module
+
+        for name in RISK_INDICATORS:
+            self.fields[f"w_{name}"] = _weight_field(RISK_LABELS[name])
 
     # -- single fields -----------------------------------------------------------------
 
@@ -102,7 +121,9 @@ class HotspotQueryForm(forms.Form):
             return None
         category = Category.objects.filter(code=code).first()
         if category is None:
-            raise forms.ValidationError(f"未知的事项类别“{code}”，请从列表中选择。")
+            raise forms.ValidationError(
+                _("Unknown case category “%(code)s”; choose one from the list.") % {"code": code}
+            )
         return category
 
     def clean_source(self):
@@ -112,19 +133,23 @@ class HotspotQueryForm(forms.Form):
         if not value:
             return ""
         if value not in Source.values:
-            raise forms.ValidationError(f"未知的案件来源“{value}”，请从列表中选择。")
+            raise forms.ValidationError(
+                _("Unknown case source “%(value)s”; choose one from the list.") % {"value": value}
+            )
         return value
 
     def clean_layer(self):
         value = self.cleaned_data["layer"].strip() or "gi"
         if value not in dict(LAYERS):
-            raise forms.ValidationError(f"未知的地图图层“{value}”。")
+            raise forms.ValidationError(_("Unknown map layer “%(value)s”.") % {"value": value})
         return value
 
     def clean_variable(self):
         value = self.cleaned_data["variable"].strip() or "cases"
         if value not in dict(VARIABLES):
-            raise forms.ValidationError(f"未知的分析变量“{value}”。")
+            raise forms.ValidationError(
+                _("Unknown analysis variable “%(value)s”.") % {"value": value}
+            )
         return value
 
     # -- the whole form ----------------------------------------------------------------
@@ -135,11 +160,13 @@ class HotspotQueryForm(forms.Form):
             return data
         end = data.get("end") or today()
         start = data.get("start") or (end - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1))
-        data["period"] = self._period(start, end, "统计期")
+        data["period"] = self._period(start, end, _("The period"))
         cs, ce = data.get("compare_start"), data.get("compare_end")
         if bool(cs) != bool(ce):
-            raise forms.ValidationError("对比期须同时填写开始日期和结束日期（或都不填）。")
-        data["compare"] = self._period(cs, ce, "对比期") if cs else None
+            raise forms.ValidationError(
+                _("Enter both the start and the end date of the comparison period (or neither).")
+            )
+        data["compare"] = self._period(cs, ce, _("The comparison period")) if cs else None
         weights = {}
         given = any(data.get(f"w_{name}") is not None for name in RISK_INDICATORS)
         for name in RISK_INDICATORS:
@@ -149,21 +176,31 @@ class HotspotQueryForm(forms.Form):
             else:
                 weights[name] = DEFAULT_WEIGHTS[name]
         if not any(v > 0 for v in weights.values()):
-            raise forms.ValidationError("风险指数的权重至少要有一个大于 0。")
+            raise forms.ValidationError(
+                _("At least one weight of the risk index must be greater than 0.")
+            )
         data["weights"] = weights
         return data
 
     def _period(self, start, end, what):
         if start < EARLIEST or end < EARLIEST:
-            raise forms.ValidationError(f"{what}的日期不能早于 2000-01-01。")
+            raise forms.ValidationError(
+                _("%(period)s cannot have dates before 2000-01-01.") % {"period": what}
+            )
         if end > today() + timedelta(days=366):
-            raise forms.ValidationError(f"{what}的结束日期太远，不能晚于明年今日。")
+            raise forms.ValidationError(
+                _("%(period)s ends too far ahead: no later than a year from today.")
+                % {"period": what}
+            )
         if end < start:
             raise forms.ValidationError(
-                f"{what}的结束日期（{end:%Y-%m-%d}）早于开始日期（{start:%Y-%m-%d}）。"
+                _("%(period)s ends (%(end)s) before it starts (%(start)s).")
+                % {"period": what, "end": f"{end:%Y-%m-%d}", "start": f"{start:%Y-%m-%d}"}
             )
         if (end - start).days + 1 > MAX_DAYS:
-            raise forms.ValidationError(f"{what}不能超过 3 年。")
+            raise forms.ValidationError(
+                _("%(period)s cannot be longer than 3 years.") % {"period": what}
+            )
         return Period(start, end)
 
     def error_list(self):
@@ -172,5 +209,7 @@ class HotspotQueryForm(forms.Form):
         for field, errors in self.errors.items():
             label = self.fields[field].label if field in self.fields else ""
             for message in errors:
-                out.append(f"{label}：{message}" if label and label not in message else message)
+                if label and str(label) not in message:
+                    message = _("%(label)s: %(message)s") % {"label": label, "message": message}
+                out.append(message)
         return out

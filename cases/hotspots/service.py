@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 
 from cases.hotspots import indicators, sql, stats
 from cases.hotspots.indicators import Period
@@ -67,7 +68,14 @@ RISK_RAMP = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"]
 
 
 class AnalysisError(ValueError):
-    """A query that cannot be analysed; the message is for the user (Chinese)."""
+    """A query that cannot be analysed; the message is for the user, in the active language.
+
+    ``forbidden`` marks a request for an area outside the user's scope (HTTP 403).
+    """
+
+    def __init__(self, message, *, forbidden=False):
+        super().__init__(message)
+        self.forbidden = forbidden
 
 
 @dataclass(frozen=True)
@@ -121,9 +129,12 @@ def resolve_area(user, *, street_id=None, community_id=None):
         obj = scope(user, Community.objects.select_related("street")).filter(pk=community_id)
         obj = obj.first()
         if obj is None:
-            raise AnalysisError("所选社区不存在，或不在您的权限范围内。")
+            raise AnalysisError(
+                _("The selected community does not exist or is outside your area."),
+                forbidden=True,
+            )
         if street_id is not None and obj.street_id != street_id:
-            raise AnalysisError("所选社区不属于所选街道。")
+            raise AnalysisError(_("The selected community is not in the selected street."))
         if top != obj.street.name and top != obj.name:
             trail.append(("street", obj.street_id, obj.street.name))
         if top != obj.name:
@@ -133,14 +144,17 @@ def resolve_area(user, *, street_id=None, community_id=None):
     elif street_id is not None:
         obj = scope(user, Street.objects.all()).filter(pk=street_id).first()
         if obj is None:
-            raise AnalysisError("所选街道不存在，或不在您的权限范围内。")
+            raise AnalysisError(
+                _("The selected street does not exist or is outside your area."),
+                forbidden=True,
+            )
         if top != obj.name:
             trail.append(("street", obj.pk, obj.name))
         kind = "street"
         grids = grids.filter(community__street_id=obj.pk)
     ids = list(grids.order_by("id").values_list("id", flat=True))
     if not ids:
-        raise AnalysisError("您的账号在所选区域内没有可分析的网格。")
+        raise AnalysisError(_("Your account has no grids to analyse in the selected area."))
     return Area(kind=kind, obj=obj, grid_ids=ids, trail=trail)
 
 

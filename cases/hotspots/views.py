@@ -120,7 +120,7 @@ PATROL_LEVELS = {
 
 
 class QueryError(Exception):
-    """The request cannot be analysed; ``messages`` say why, in Chinese."""
+    """The request cannot be analysed; ``messages`` say why, in the active language."""
 
     def __init__(self, messages, form=None, status=400):
         super().__init__("; ".join(messages))
@@ -140,7 +140,7 @@ def prepare(request):
             request.user, street_id=data.get("street"), community_id=data.get("community")
         )
     except service.AnalysisError as exc:
-        raise QueryError([str(exc)], form, status=403 if "权限" in str(exc) else 400) from exc
+        raise QueryError([str(exc)], form, status=403 if exc.forbidden else 400) from exc
     query = service.Query(
         period=data["period"],
         compare=data["compare"],
@@ -153,7 +153,9 @@ def prepare(request):
         result = service.analyse(area=area, query=query)
     except (service.AnalysisError, ValueError) as exc:
         log.warning("hotspot analysis refused: %s", exc)
-        raise QueryError([f"无法完成分析：{exc}"], form) from exc
+        raise QueryError(
+            [_("The analysis could not be completed: %(reason)s") % {"reason": exc}], form
+        ) from exc
     return form, area, query, result
 
 
