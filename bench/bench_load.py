@@ -61,26 +61,15 @@ def ensure_database(fresh=True):
     Each run adds ~10,000–20,000 cases; starting every run from the demo district keeps
     the runs comparable.
     """
-    import psycopg2
-
-    server = BENCH_URL.replace("postgis://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
-    conn = psycopg2.connect(server)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        if fresh:
-            cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
-        exists = cur.fetchone() is not None
-        if not exists:
-            print(f"bench_load: creating {BENCH_DB} with the demo district (a few minutes)")
-            cur.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    conn.close()
+    database = BENCH_URL.replace("postgis://", "postgresql://")
+    server = database.rsplit("/", 1)[0] + "/postgres"
+    if fresh:
+        _autocommit(server, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    exists = _autocommit(server, "SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
     if not exists:
-        conn = psycopg2.connect(BENCH_URL.replace("postgis://", "postgresql://"))
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        conn.close()
+        print(f"bench_load: creating {BENCH_DB} with the demo district (a few minutes)")
+        _autocommit(server, f'CREATE DATABASE "{BENCH_DB}"')
+        _autocommit(database, "CREATE EXTENSION IF NOT EXISTS postgis")
     env = {**os.environ, "DATABASE_URL": BENCH_URL}
     # migrate is quick when nothing is new; load_demo loads nothing the second time.
     for args in (["migrate", "-v", "0"], ["load_demo", "-v", "0"]):
@@ -88,10 +77,20 @@ def ensure_database(fresh=True):
     if not exists:
         # As a database in service would be: vacuumed and analysed. Otherwise autovacuum
         # works through the freshly loaded demo tables in the middle of the load test.
-        conn = psycopg2.connect(BENCH_URL.replace("postgis://", "postgresql://"))
-        conn.autocommit = True
+        _autocommit(database, "VACUUM ANALYZE")
+
+
+def _autocommit(url, statement, params=None):
+    """Run one statement outside a transaction; return whether it gave a row."""
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
         with conn.cursor() as cur:
-            cur.execute("VACUUM ANALYZE")
+            cur.execute(statement, params)
+            return cur.description is not None and cur.fetchone() is not None
+    finally:
         conn.close()
 
 

@@ -1,5 +1,7 @@
 """Raw SQL of the cases app, with bound parameters only."""
 
+from functools import cache
+
 from django.db import connection
 
 from gridmap import prepared
@@ -104,18 +106,21 @@ def calendar_days():
         return cursor.fetchall()
 
 
+@cache
+def _category_query():
+    from cases.models import Category
+
+    return (
+        f"SELECT {prepared.columns(Category, 'c')} FROM cases_category c "
+        "WHERE c.code = $1 AND c.active"
+    )
+
+
 def active_category(code):
     """Return the active Category with this code, or None (asked by every intake)."""
     from cases.models import Category
 
     with connection.cursor() as cursor:
-        prepared.execute(
-            cursor,
-            "gridmap_active_category",
-            ("text",),
-            f"SELECT {prepared.columns(Category, 'c')} FROM cases_category c "
-            "WHERE c.code = $1 AND c.active",
-            [code],
-        )
+        prepared.execute(cursor, "gridmap_active_category", ("text",), _category_query(), [code])
         row = cursor.fetchone()
     return None if row is None else prepared.instance(Category, row, connection)

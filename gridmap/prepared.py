@@ -28,8 +28,8 @@ def execute(cursor, name, types, sql, params):
         # A new connection (or the first use of this one): nothing is prepared on it yet.
         state = (raw, set(), set())
         db._gridmap_prepared = state
-    prepared, stale = state[1], state[2]
-    if name not in prepared:
+    ready, stale = state[1], state[2]
+    if name not in ready:
         if name in stale:
             # It failed to run last time (see below): replace the server's copy.
             cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [name])
@@ -38,7 +38,7 @@ def execute(cursor, name, types, sql, params):
             stale.discard(name)
         arguments = f" ({', '.join(types)})" if types else ""
         cursor.execute(f"PREPARE {name}{arguments} AS {sql}")
-        prepared.add(name)
+        ready.add(name)
     try:
         if params:
             cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
@@ -50,7 +50,7 @@ def execute(cursor, name, types, sql, params):
         # in the next transaction (this one is aborted), instead of failing for as long as
         # the connection lives.
         if getattr(exc.__cause__, "pgcode", None) in (FEATURE_NOT_SUPPORTED, NO_SUCH_STATEMENT):
-            prepared.discard(name)
+            ready.discard(name)
             stale.add(name)
         raise
 

@@ -5,21 +5,6 @@ import html
 from layers.models import Community, Grid, Street
 
 
-def grid_containing(point):
-    """Return the current grid that contains the point, or None.
-
-    A point on a boundary shared by two grids goes to the one with the smaller code, so
-    the answer never depends on row order. Relies on the GiST index on layers_grid.geom.
-    """
-    return (
-        Grid.objects.current()
-        .filter(geom__intersects=point)
-        .select_related("community__street")
-        .order_by("code")
-        .first()
-    )
-
-
 def overview_layers(user=None):
     """Return the streets, communities and grids for the overview map (of user's area)."""
     from layers.sql import area_feature_collection

@@ -141,7 +141,7 @@ def reassign_points(changed_grid_ids, changed_area_wkb):
 
     Affected points are those that pointed at a retired grid version or that lie in the
     area whose grids changed (old or new boundaries). Each gets the current grid that
-    contains it, the smallest code on a shared boundary (as selectors.grid_containing), or
+    contains it, the smallest code on a shared boundary (as locate() below), or
     none; its community and street follow, from the community containing it when no grid
     does. Uses the GiST indexes on the point tables' location and on layers_grid.geom.
     """
@@ -273,8 +273,8 @@ def locate(lon, lat):
 
     The usual case — a point inside a grid — is one short query, prepared once per
     connection (it runs on every locate call and every new case): the current grid
-    containing the point, the smallest code on a shared boundary (as
-    selectors.grid_containing; GiST index on layers_grid.geom), joined to its community,
+    containing the point, the smallest code on a shared boundary (as the bulk importer's
+    AreaIndex; GiST index on layers_grid.geom), joined to its community,
     street, district and workers. Outside every grid, the
     community, street and district containing the point are looked up instead.
     """

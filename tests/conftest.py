@@ -69,3 +69,19 @@ def login(client, db):
         return user
 
     return _login
+
+
+@pytest.fixture
+def pdf_text(tmp_path):
+    """Return a function that gives the text of a PDF's bytes (Debian's pdftotext)."""
+    import subprocess
+
+    def text(content):
+        path = tmp_path / "document.pdf"
+        path.write_bytes(content)
+        out = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
+        )
+        return out.stdout.decode()
+
+    return text

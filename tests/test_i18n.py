@@ -9,7 +9,6 @@ page is checked both ways.
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -359,15 +358,10 @@ def test_the_hotspot_form_errors_follow_the_language(client, login):
     assert "权限范围" not in html
 
 
-def test_the_meeting_report_stays_chinese_after_the_switch(client, login, tmp_path):
+def test_the_meeting_report_stays_chinese_after_the_switch(client, login, pdf_text):
     login("fenxi")
     switch_to_english(client)
-    content = client.get(reverse("hotspots:pdf"), {"layer": "gi"}).content
-    path = tmp_path / "report.pdf"
-    path.write_bytes(content)
-    text = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
-    ).stdout.decode()
+    text = pdf_text(client.get(reverse("hotspots:pdf"), {"layer": "gi"}).content)
     assert "热点分析研判报告" in text
     assert "不显著" in text  # the map legend
     assert "Not significant" not in text and "Hot spot (" not in text

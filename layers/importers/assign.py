@@ -1,6 +1,6 @@
 """Point → grid assignment for whole files: shapely STRtree over the current grids.
 
-Same rule as layers.selectors.grid_containing: a point on a boundary shared by several
+Same rule as layers.sql.locate (one point at a time): a point on a boundary shared by several
 grids goes to the one with the smallest code; a point outside every grid keeps no grid,
 and its community and street are still set when it lies inside them.
 """

@@ -1,7 +1,6 @@
 """The meeting report: the XLSX workbook opens, the PDF embeds its Chinese font."""
 
 import io
-import subprocess
 
 import pytest
 from django.urls import reverse
@@ -75,14 +74,9 @@ def test_pdf_renders_for_every_layer(client, login, layer):
     assert response.content.startswith(b"%PDF")
 
 
-def test_pdf_text_is_chinese(client, login, tmp_path):
+def test_pdf_text_is_chinese(client, login, pdf_text):
     login("fenxi")
-    content = client.get(reverse("hotspots:pdf"), PARAMS).content
-    path = tmp_path / "report.pdf"
-    path.write_bytes(content)
-    text = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
-    ).stdout.decode()
+    text = pdf_text(client.get(reverse("hotspots:pdf"), PARAMS).content)
     assert "热点分析研判报告" in text
     assert "船房社区" in text
 

@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 import shapely
 
-from layers import selectors
+from layers import selectors, sql
 from layers.importers.assign import NONE, AreaIndex
 from layers.models import Grid
 from tests import factories
 
 
 @pytest.mark.django_db
-def test_bulk_assignment_breaks_boundary_ties_like_grid_containing():
+def test_bulk_assignment_breaks_boundary_ties_like_the_single_point_lookup():
     grids = list(Grid.objects.current().filter(community__name="船房社区").order_by("code"))
     shapes = [shapely.from_wkb(bytes(g.geom.wkb)) for g in grids]
     # Points on shared edges and corners, where two or four grids meet.
@@ -24,7 +24,7 @@ def test_bulk_assignment_breaks_boundary_ties_like_grid_containing():
     assert len(points) > 40
     grid_ids, community_ids, _street = AreaIndex().assign(points[:, 0], points[:, 1])
     for (x, y), gid in zip(points, grid_ids, strict=True):
-        assert gid == selectors.grid_containing(factories.point(x, y)).pk
+        assert gid == sql.locate(x, y)["grid"]["id"]
     assert set(community_ids) == {grids[0].community_id}
 
 

@@ -44,13 +44,27 @@ def test_a_statement_whose_result_type_changed_is_prepared_afresh():
     """A migration that changes a selected column's type must not break the connection."""
     from django.db import DatabaseError, transaction
 
-    from cases import sql
+    def lookup(code):
+        with connection.cursor() as cursor:
+            prepared.execute(
+                cursor,
+                "gridmap_test_typed",
+                ("text",),
+                "SELECT name FROM gridmap_test_kinds WHERE code = $1",
+                [code],
+            )
+            return cursor.fetchone()
 
-    assert sql.active_category("nonexistent") is None
+    # Its own table (gone with the test's transaction): the statements the app prepares
+    # on this connection keep the result types of the real tables.
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE cases_category ALTER COLUMN name TYPE varchar(60)")
+        cursor.execute("CREATE TEMP TABLE gridmap_test_kinds (code text, name varchar(50))")
+        cursor.execute("INSERT INTO gridmap_test_kinds VALUES ('wage', '劳资纠纷')")
+    assert lookup("wage") == ("劳资纠纷",)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE gridmap_test_kinds ALTER COLUMN name TYPE varchar(60)")
     with pytest.raises(DatabaseError), transaction.atomic():
-        sql.active_category("nonexistent")  # "cached plan must not change result type"
+        lookup("wage")  # "cached plan must not change result type"
     with transaction.atomic():
-        assert sql.active_category("nonexistent") is None
-        assert sql.active_category("wage").code == "wage"
+        assert lookup("wage") == ("劳资纠纷",)
+        assert lookup("none") is None
