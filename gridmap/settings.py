@@ -2,8 +2,13 @@
 
 Environment variables:
     GRIDMAP_ENV        "local" (default) or "production"; production refuses unsafe defaults
-    DATABASE_URL       postgis://user:password@host:port/name; default: the project-local
+    DATABASE_URL       postgis://user:password@host:port/name of the app's role (not a
+                       superuser, owns nothing); default: gridmap_app in the project-local
                        cluster that scripts/pg.sh starts under var/pg
+    DATABASE_OWNER_URL the same for the role that owns the schema and runs migrations;
+                       default: gridmap_owner locally, else DATABASE_URL (one role)
+    GRIDMAP_DB_ROLE    "owner" to run this process as the owner (migrations, admin
+                       commands); default "app"
     SECRET_KEY         required in production; locally a key is generated into var/
     DEBUG              "1"/"true" to enable; default off
     ALLOWED_HOSTS      comma-separated; default 127.0.0.1,localhost
@@ -160,12 +165,15 @@ TEMPLATES = [
 ]
 
 
+def local_database_url(role, name="gridmap"):
+    """Return the URL of a role's connection to the project-local cluster (scripts/pg.sh)."""
+    port_file = VAR_DIR / "pg" / "port"
+    port = port_file.read_text().strip() if port_file.exists() else "55432"
+    return f"postgis://{role}@127.0.0.1:{port}/{name}"
+
+
 def _database(url=None, name="DATABASE_URL"):
-    url = url or os.environ.get("DATABASE_URL")
-    if not url:
-        port_file = VAR_DIR / "pg" / "port"
-        port = port_file.read_text().strip() if port_file.exists() else "55432"
-        url = f"postgis://gridmap@127.0.0.1:{port}/gridmap"
+    url = url or os.environ.get("DATABASE_URL") or local_database_url("gridmap_app")
     try:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
@@ -179,7 +187,21 @@ def _database(url=None, name="DATABASE_URL"):
     return config
 
 
-DATABASES = {"default": _database()}
+# Two roles (README, "Database roles"): the app serves requests as a role that is no
+# superuser, owns nothing and may only INSERT and SELECT the audit log; the owner runs the
+# migrations (manage.py prepare). Without DATABASE_OWNER_URL one role does both.
+GRIDMAP_DB_ROLE = os.environ.get("GRIDMAP_DB_ROLE", "app")
+if GRIDMAP_DB_ROLE not in {"app", "owner"}:
+    raise ImproperlyConfigured("GRIDMAP_DB_ROLE must be 'app' or 'owner'.")
+if os.environ.get("DATABASE_OWNER_URL"):
+    _owner_url = os.environ["DATABASE_OWNER_URL"]
+elif os.environ.get("DATABASE_URL"):
+    _owner_url = os.environ["DATABASE_URL"]
+else:
+    _owner_url = local_database_url("gridmap_owner")
+DATABASE_APP = _database()
+DATABASE_OWNER = _database(_owner_url, "DATABASE_OWNER_URL")
+DATABASES = {"default": dict(DATABASE_OWNER if GRIDMAP_DB_ROLE == "owner" else DATABASE_APP)}
 
 # A streaming replica (scripts/replica.sh) for tile and analysis reads: gridmap/db_router.py.
 if os.environ.get("DATABASE_REPLICA_URL"):

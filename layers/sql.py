@@ -346,44 +346,22 @@ def table_rows_estimate(table):
 
 
 def detach_secondary_indexes(table):
-    """Drop a table's foreign keys and non-unique indexes; return the SQL that restores them.
+    """Drop a table's foreign keys and non-unique indexes; return what restore() needs.
 
     For a bulk load that adds a large share of a table, as PostgreSQL's "Populating a
     Database" advises: building an index once is far cheaper than a million inserts into
     it, and one validating join replaces a million foreign-key trigger checks. Unique
     indexes stay (they answer the upsert's key lookups). Runs inside the import's
-    transaction, so a failure restores everything; the table is locked meanwhile.
+    transaction, so a failure restores everything; the table is locked meanwhile. The app
+    role owns no table: the owner's SECURITY DEFINER function layers_bulk_detach does the
+    DDL, for the bulk-loaded tables only (layers migration 0005).
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-            WHERE conrelid = %s::regclass AND contype = 'f'
-            """,
-            [table],
-        )
-        foreign_keys = cursor.fetchall()
-        cursor.execute(
-            """
-            SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x
-            JOIN pg_class i ON i.oid = x.indexrelid
-            WHERE x.indrelid = %s::regclass AND NOT x.indisunique
-            """,
-            [table],
-        )
-        indexes = cursor.fetchall()
-        for name, _definition in foreign_keys:
-            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        for name, _definition in indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
-    return [definition for _name, definition in indexes] + [
-        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
-        for name, definition in foreign_keys
-    ]
+        cursor.execute("SELECT layers_bulk_detach(%s::regclass)", [table])
+    return table
 
 
-def restore(statements):
-    """Run the statements returned by detach_secondary_indexes()."""
+def restore(detached):
+    """Rebuild the indexes and foreign keys that detach_secondary_indexes() dropped."""
     with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+        cursor.execute("SELECT layers_bulk_restore(%s::regclass)", [detached])

@@ -4,15 +4,15 @@
 #
 #   bash scripts/backup.sh [FILE]     default var/backups/gridmap-<db>-<UTC time>.dump
 #
-# The database is DATABASE_URL's (else the project-local cluster's). The dump is taken
-# in one snapshot while the app keeps running. Restore with scripts/restore.sh.
+# The database is DATABASE_OWNER_URL's (else DATABASE_URL's, else the local cluster's,
+# read as its owner). The dump is taken in one snapshot while the app keeps running. Restore with scripts/restore.sh.
 # BACKUP_KEEP=N (default 14) keeps only the newest N dumps in var/backups.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 source scripts/dburl.sh
 BIN=$(pg_bindir)
-URL=$(app_db_url)
+URL=$(owner_db_url)
 DB=$(url_db_name "$URL")
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${1:-var/backups/gridmap-$DB-$STAMP.dump}

@@ -10,14 +10,15 @@ pg_bindir() {
   return 1
 }
 
-# The database URL the app uses (DATABASE_URL, else the project-local cluster), as libpq
-# understands it: postgis:// becomes postgresql://.
-app_db_url() {
-  local url="${DATABASE_URL:-}"
+# The URL of the role that owns the database (DATABASE_OWNER_URL, else DATABASE_URL, else
+# the project-local cluster's owner), as libpq understands it: postgis:// becomes
+# postgresql://. Backups and restores read and create whole schemas: the owner's work.
+owner_db_url() {
+  local url="${DATABASE_OWNER_URL:-${DATABASE_URL:-}}"
   if [ -z "$url" ]; then
     local port
     port=$(cat "$ROOT/var/pg/port" 2>/dev/null || echo 55432)
-    url="postgis://gridmap@127.0.0.1:$port/gridmap"
+    url="postgis://gridmap_owner@127.0.0.1:$port/gridmap"
   fi
   echo "${url/#postgis:\/\//postgresql://}"
 }

@@ -13,6 +13,8 @@
 #   JOB_INTERVAL         seconds between job passes (default 60)
 #   LOG_FORMAT           json (default) or plain
 #   SKIP_PREPARE=1       skip dbcheck + collectstatic + migrate (they are idempotent)
+#   DATABASE_OWNER_URL   the schema owner's role, for the migrations only: unset before
+#                        the workers start (README, "Database roles")
 # Stop with Ctrl-C or SIGTERM: gunicorn finishes its requests, the job workers their pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,8 @@ if [ "${SKIP_PREPARE:-0}" != 1 ]; then
   # compressed storage (gzip + brotli files next to the originals), migrate.
   "$PY" manage.py prepare --migrate
 fi
+# Migrations ran as the schema owner; the web and job workers never need its credentials.
+unset DATABASE_OWNER_URL
 
 STOPPING=0
 PIDS=()

@@ -27,22 +27,30 @@ def django_db_setup(
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
+    from gridmap import dbroles
+
     keepdb = django_db_keepdb and not django_db_createdb
     with django_db_blocker.unblock():
-        config = setup_databases(
-            verbosity=request.config.option.verbose,
-            interactive=False,
-            keepdb=keepdb,
-            aliases={"default"},
-            # No test rolls back by re-loading a serialised copy: don't dump the demo
-            # district to JSON (~10 s and ~100 MB) at every session start.
-            serialized_aliases=set(),
-        )
-        assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
-        call_command("load_demo", verbosity=0)
+        # As in make run: the owner creates, migrates and fills the database and grants
+        # the app role its rights; the tests then run as the app role (no superuser,
+        # owns nothing), so anything the app does that it may not do in production fails.
+        with dbroles.as_owner():
+            config = setup_databases(
+                verbosity=request.config.option.verbose,
+                interactive=False,
+                keepdb=keepdb,
+                aliases={"default"},
+                # No test rolls back by re-loading a serialised copy: don't dump the demo
+                # district to JSON (~10 s and ~100 MB) at every session start.
+                serialized_aliases=set(),
+            )
+            assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
+            call_command("load_demo", verbosity=0)
+            call_command("dbgrants", verbosity=0)
+        dbroles.use_app_role()
     yield
     if not django_db_keepdb:
-        with django_db_blocker.unblock():
+        with django_db_blocker.unblock(), dbroles.as_owner():
             try:
                 teardown_databases(config, verbosity=request.config.option.verbose)
             except Exception as exc:  # noqa: BLE001  (as pytest-django: warn, don't fail)
@@ -85,3 +93,27 @@ def pdf_text(tmp_path):
         return out.stdout.decode()
 
     return text
+
+
+@pytest.fixture
+def owner_cursor(db):
+    """Return a cursor on the test database as the schema owner, in a transaction rolled back
+    at the end (a connection of its own: the test's transaction is the app role's)."""
+    import psycopg2
+    from django.conf import settings
+    from django.db import connection
+
+    owner = settings.DATABASE_OWNER
+    conn = psycopg2.connect(
+        host=owner["HOST"] or "127.0.0.1",
+        port=owner["PORT"] or 5432,
+        user=owner["USER"],
+        password=owner["PASSWORD"] or None,
+        dbname=connection.settings_dict["NAME"],
+    )
+    try:
+        with conn.cursor() as cursor:
+            yield cursor
+    finally:
+        conn.rollback()
+        conn.close()

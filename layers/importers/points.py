@@ -47,7 +47,7 @@ class PointLayer:
     BULK_MIN_ROWS = 200_000
 
     def __init__(self, *, crs, report, index, now=None):
-        self.restore_sql = None
+        self.detached = None
         self.bulk = False
         self.crs = crs_module.parse_crs(crs)
         self.report = report
@@ -151,8 +151,8 @@ class PointLayer:
         inserted = updated = 0
         now = self.now.isoformat()
         if len(new):
-            if self.bulk and self.restore_sql is None:
-                self.restore_sql = sql.detach_secondary_indexes(self.table)
+            if self.bulk and self.detached is None:
+                self.detached = sql.detach_secondary_indexes(self.table)
             new = self.before_insert(new.copy())
             new["created_at"] = now
             new["updated_at"] = now
@@ -183,9 +183,9 @@ class PointLayer:
         )
 
     def finish(self):
-        if self.restore_sql:
-            sql.restore(self.restore_sql)
-            self.restore_sql = None
+        if self.detached:
+            sql.restore(self.detached)
+            self.detached = None
 
 
 class RentalLayer(PointLayer):

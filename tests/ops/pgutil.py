@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def server():
-    """Return (host, port, user) of the database server the tests use."""
-    db = settings.DATABASES["default"]
+    """Return (host, port, user) of the database server the tests use, as the owner role
+    (it may create databases; the app role the suite runs as may not)."""
+    db = settings.DATABASE_OWNER
     return db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432), db["USER"]
 
 
