@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from cases.hotspots import service, sql, stats
 from cases.hotspots.indicators import BEIJING
+from gridmap import spreadsheets
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def _cell(value):
         return None if not math.isfinite(value) else round(float(value), 6)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    return value
+    return spreadsheets.xlsx_text(value)
 
 
 def _sheet_table(ws, header, rows, widths=None):
@@ -341,6 +342,8 @@ def workbook(*, area, query, result, patrol=None):
     ws.add_chart(line, "D20")
     ws.column_dimensions["A"].width = 18
 
+    # Names typed by users stay text, never formulas (gridmap.spreadsheets).
+    spreadsheets.strings_only(wb)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
