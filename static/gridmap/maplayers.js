@@ -1,8 +1,9 @@
-/* GeoJSON layers whose features come from a <script type="application/json"> element
- * of the page (gridmap/maps.py: DataLayer). Names, titles and labels arrive as JSON data
- * and reach the page through textContent only: "<b>", "{{ 7*7 }}" or "${…}" in a grid
- * name or a case title show as typed, and nothing of them is ever markup or code.
- * No other script is needed: the standalone map export inlines this file.
+/* GeoJSON layers whose features come from a JSON data element of the page (a script
+ * element of type application/json: gridmap/maps.py, DataLayer). Names, titles and
+ * labels arrive as JSON data and reach the page through textContent only: "<b>",
+ * "{{ 7*7 }}" or "${…}" in a grid name or a case title show as typed, and nothing of
+ * them is ever markup or code. No other script is needed: the standalone map export
+ * inlines this file.
  */
 (function () {
   "use strict";
