@@ -529,7 +529,9 @@ def standalone_html(fmap):
 def naive_wall_map(grids_geojson, cases_geojson, rentals_geojson):
     """Return the wall map built the naive folium way: every layer embedded as GeoJSON.
 
-    Only for the benchmark (bench/bench_wallmap.py), to compare with the tiled wall map.
+    Only for the benchmark (bench/bench_wallmap.py), to compare with the tiled wall map,
+    on its generated data: folium.GeoJson compiles its data as a Jinja template, so this
+    map must never be served with names users typed (see DataLayer).
     """
     fmap = base_map(dark=True)
     folium.GeoJson(grids_geojson, name="网格").add_to(fmap)
