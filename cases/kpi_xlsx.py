@@ -7,6 +7,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from cases.kpis import DEFINITIONS, DIMENSIONS, RATES
+from gridmap import spreadsheets
 
 PERCENT = "0.0%"
 INTEGER = "#,##0"
@@ -87,7 +88,7 @@ def _summary_sheet(ws, report, filter_labels):
     ws["A2"] = "统计截至"
     ws["B2"] = report["as_of_text"]
     ws["A3"] = "筛选条件"
-    ws["B3"] = "；".join(filter_labels) or "全部（本人可见范围）"
+    ws["B3"] = spreadsheets.xlsx_text("；".join(filter_labels)) or "全部（本人可见范围）"
     _header(ws, 5, ["指标", "数值", "分子", "分母", "口径说明"])
     r = 6
     for key, name in SUMMARY:
@@ -111,8 +112,8 @@ def _breakdown_sheet(wb, by, rows):
     titles = [DIMENSIONS[by][0], "代码"] + [title for _k, title, _kind in COLUMNS]
     _header(ws, 1, titles)
     for r, row in enumerate(rows, start=2):
-        ws.cell(row=r, column=1, value=row["label"])
-        ws.cell(row=r, column=2, value=row["key"])
+        ws.cell(row=r, column=1, value=spreadsheets.xlsx_text(row["label"]))
+        ws.cell(row=r, column=2, value=spreadsheets.xlsx_text(row["key"]))
         for c, (key, _title, kind) in enumerate(COLUMNS, start=3):
             if kind == "rate":
                 ws.cell(row=r, column=c, value=exact_rate(row, key)).number_format = PERCENT
@@ -131,6 +132,8 @@ def kpi_workbook(report, breakdowns, filter_labels=()):
     _summary_sheet(wb.active, report, list(filter_labels))
     for by, rows in breakdowns.items():
         _breakdown_sheet(wb, by, rows)
+    # Area and category names typed by users stay text, never formulas.
+    spreadsheets.strings_only(wb)
     out = BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -3,6 +3,15 @@
 folium keeps the CDN URLs of Leaflet, jQuery, Bootstrap and each plugin in class-level
 lists (``default_js``/``default_css``). ``use_local_assets`` rewrites them once at start-up
 (AppConfig.ready); a per-request change would leak into every later map in the process.
+
+Text that users typed never reaches a folium element. branca renders every macro and
+then compiles the output again as a Jinja template (``Element(output)``), so ``{{ … }}``
+in a tooltip, a popup or GeoJSON data embedded with ``tojson`` would run on the server;
+folium's tooltips also put text into JavaScript template literals and innerHTML. Layers
+whose features carry names or titles are ``DataLayer``s: their data is a
+``<script type="application/json">`` element written as is (``Markup``, never compiled),
+encoded by ``safe_json`` so that it stays data under any of those readings, and
+static/gridmap/maplayers.js builds their tooltips with textContent.
 """
 
 import html
@@ -12,11 +21,12 @@ import re
 from urllib.parse import urlsplit
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from django.conf import settings
 from django.templatetags.static import static
 from folium import plugins
 from folium.elements import JSCSSMixin
+from folium.map import Layer
 from folium.template import Template
 
 log = logging.getLogger(__name__)
@@ -46,6 +56,10 @@ LOCAL_ASSETS = {
     "VectorGridProtobuf": (
         [("vectorGrid", "vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")],
         [],
+    ),
+    "DataLayer": (
+        [("gm-maplayers", "gridmap/maplayers.js")],
+        [("gm-maplayers-css", "gridmap/maplayers.css")],
     ),
 }
 
@@ -127,7 +141,7 @@ def base_map(bounds=None, dark=False, **kwargs):
     )
     MetricScale().add_to(fmap)
     fmap.get_root().header.add_child(
-        folium.Element(
+        Markup(
             "<style>.leaflet-container{background:%s}</style>" % ("#0b1620" if dark else "#eef1f4")
         )
     )
@@ -137,23 +151,11 @@ def base_map(bounds=None, dark=False, **kwargs):
     return fmap
 
 
-def area_tooltip(collection, fields, **kwargs):
-    """Return a GeoJsonTooltip of the collection's features, or None when it has none.
-
-    folium's GeoJsonTooltip writes the properties into the page with innerHTML, so the
-    shown fields are HTML-escaped here (a grid named "<img onerror=…>" stays text); and it
-    refuses a collection without features.
-    """
-    features = (collection or {}).get("features") or []
-    if not features:
-        return None
-    for feature in features:
-        props = feature.setdefault("properties", {})
-        for name in fields:
-            value = props.get(name)
-            if isinstance(value, str):
-                props[name] = html.escape(value)
-    return folium.GeoJsonTooltip(fields=fields, **kwargs)
+AREA_TOOLTIP = {
+    "fields": ["name", "code"],
+    "aliases": ["名称", "编码"],
+    "className": "foliumtooltip",
+}
 
 
 def overview_map(areas):
@@ -165,13 +167,7 @@ def overview_map(areas):
     fmap = base_map()
     bounds = None
     for name, (collection, style) in areas.items():
-        layer = folium.GeoJson(
-            collection,
-            name=name,
-            style_function=lambda _f, style=style: style,
-            tooltip=area_tooltip(collection, ["name", "code"], aliases=["名称", "编码"]),
-        )
-        layer.add_to(fmap)
+        DataLayer(collection, name=name, style=style, tooltip=AREA_TOOLTIP).add_to(fmap)
         if collection.get("bbox"):
             w, s, e, n = collection["bbox"]
             bounds = [[s, w], [n, e]] if bounds is None else bounds
@@ -234,10 +230,99 @@ class MapInit(MacroElement):
         self.config_json = safe_json(config)
 
 
+# "{" that would open a Jinja tag, comment or expression: JSON has it only inside strings.
+_JINJA_OPENER = re.compile(r"\{(?=[{%#])")
+
+
 def safe_json(value):
-    """Return JSON that is safe inside an inline <script> (no '</script>' break-out)."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    """Return JSON that stays data in HTML, in a <script>, and under a Jinja render.
+
+    <, > and & as \\u escapes (no '</script>' or '<!--' break-out, as Django's
+    json_script), U+2028/U+2029 escaped (line breaks to older JavaScript), and the "{" of
+    "{{", "{%" and "{#" as \\u007b: branca compiles macro output again as a template.
+    """
+    text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    text = (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+    return _JINJA_OPENER.sub(r"\\u007b", text)
+
+
+class Markup(Element):
+    """HTML of our own written into the page as is (folium.Element compiles it as Jinja)."""
+
+    def __init__(self, text):
+        super().__init__()
+        self._name = "Markup"
+        self.text = text
+
+    def render(self, **kwargs):
+        return self.text
+
+
+def json_script(value, element_id):
+    """Return a <script type="application/json"> element holding value (safe_json)."""
+    return Markup(
+        f'<script id="{html.escape(element_id)}" type="application/json">'
+        f"{safe_json(value)}</script>"
+    )
+
+
+class DataLayer(JSCSSMixin, Layer):
+    """A GeoJSON layer whose features come from a JSON element of the page.
+
+    The FeatureCollection is written once as ``<script type="application/json">`` (see
+    the module's docstring), so names and titles stay data; GM.dataLayer
+    (static/gridmap/maplayers.js) reads it and builds the tooltips with textContent.
+
+    - ``style``: the Leaflet path style of every feature (points are circle markers);
+    - ``styles``: named styles, chosen per feature by its property ``s``;
+    - ``tooltip``: ``{"fields": [...], "aliases": [...], "labels": bool}`` shows a table
+      of properties (as folium's GeoJsonTooltip); without fields, the feature's property
+      ``t`` (a text, or a list of lines); plus Leaflet tooltip options (sticky, className);
+    - ``link``: a click sets this URL parameter to the feature's ``id`` (a drill-down).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        var {{ this.get_name() }} = GM.dataLayer({{ this.data_id|tojson }}, {{ this.options }});
+        {%- endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        data,
+        *,
+        name=None,
+        data_id=None,
+        style=None,
+        styles=None,
+        tooltip=None,
+        link=None,
+        show=True,
+        control=True,
+    ):
+        super().__init__(name=name, overlay=True, control=control, show=show)
+        self._name = "DataLayer"
+        self.data = data
+        self.data_id = data_id or f"gm-data-{self._id}"
+        self.options = safe_json(
+            {"style": style or {}, "styles": styles or {}, "tooltip": tooltip, "link": link}
+        )
+        self._script = None
+
+    def render(self, **kwargs):
+        # Encoded once: parts() renders the figure, then each of its sections again.
+        if self._script is None:
+            self._script = json_script(self.data, self.data_id)
+        self.get_root().html.add_child(self._script, name=self.data_id)
+        super().render(**kwargs)
 
 
 def vector_layer(layer, version, *, name, show=True, interactive=False, style="GM.style"):
@@ -303,11 +388,16 @@ def wall_map(bounds, versions, config):
 def territory_map(bounds, grids_geojson, versions, config):
     """Return the grid worker's map: his grids inline (a few), the rest as small tiles."""
     fmap = base_map(bounds=bounds, zoom_control=True)
-    folium.GeoJson(
+    DataLayer(
         grids_geojson,
         name="我的网格 My grids",
-        style_function=lambda _f: {"color": "#c55a11", "weight": 3, "fillOpacity": 0.06},
-        tooltip=area_tooltip(grids_geojson, ["name"], labels=False, sticky=False),
+        style={"color": "#c55a11", "weight": 3, "fillOpacity": 0.06},
+        tooltip={
+            "fields": ["name"],
+            "labels": False,
+            "sticky": False,
+            "className": "foliumtooltip",
+        },
     ).add_to(fmap)
     layers = {}
     for key, name, show in (
@@ -323,6 +413,24 @@ def territory_map(bounds, grids_geojson, versions, config):
     return fmap
 
 
+# Grids of the export by open cases: (at least n, fill colour); fewer than 1 is grey.
+SNAPSHOT_BREAKS = ((1, "#2b8a3e"), (3, "#f0b429"), (6, "#f08c00"), (11, "#e03131"))
+SNAPSHOT_STYLES = {
+    "0": {"fillColor": "#868e96", "fillOpacity": 0.05},
+    **{str(n): {"fillColor": c, "fillOpacity": 0.45} for n, c in SNAPSHOT_BREAKS},
+    "case": {"radius": 5, "color": "#1c7ed6", "weight": 1, "fillColor": "#4dabf7"},
+    "overdue": {"radius": 8, "color": "#ffffff", "weight": 3, "fillColor": "#ff2d55"},
+}
+
+
+def _open_class(n):
+    key = "0"
+    for at_least, _colour in SNAPSHOT_BREAKS:
+        if n >= at_least:
+            key = str(at_least)
+    return key
+
+
 def snapshot_map(bounds, grids_geojson, cases, title, dark=False):
     """Return a map with its data embedded, for a standalone export (no tiles, no server).
 
@@ -330,49 +438,48 @@ def snapshot_map(bounds, grids_geojson, cases, title, dark=False):
     lon, lat, number, title, status_label, overdue (already limited and scoped).
     """
     fmap = base_map(bounds=bounds, dark=dark)
-    breaks = [1, 3, 6, 11]
-    colours = ["#2b8a3e", "#f0b429", "#f08c00", "#e03131"]
-
-    def colour(n):
-        c = "#868e96"
-        for b, col in zip(breaks, colours, strict=True):
-            if n >= b:
-                c = col
-        return c
-
-    folium.GeoJson(
+    for feature in grids_geojson.get("features", []):
+        props = feature["properties"]
+        props["s"] = _open_class(props.get("open", 0))
+    DataLayer(
         grids_geojson,
         name="网格 Grids",
-        style_function=lambda f: {
-            "color": "#4a6b8a",
-            "weight": 1,
-            "fillColor": colour(f["properties"].get("open", 0)),
-            "fillOpacity": 0.45 if f["properties"].get("open", 0) else 0.05,
+        style={"color": "#4a6b8a", "weight": 1},
+        styles=SNAPSHOT_STYLES,
+        tooltip={
+            "fields": ["name", "open", "overdue"],
+            "aliases": ["网格", "在办", "超期"],
+            "className": "foliumtooltip",
         },
-        tooltip=area_tooltip(
-            grids_geojson, ["name", "open", "overdue"], aliases=["网格", "在办", "超期"]
-        ),
     ).add_to(fmap)
-    group = folium.FeatureGroup(name="案件 Cases").add_to(fmap)
-    for c in cases:
-        folium.CircleMarker(
-            [c["lat"], c["lon"]],
-            radius=8 if c["overdue"] else 5,
-            color="#ffffff" if c["overdue"] else "#1c7ed6",
-            weight=3 if c["overdue"] else 1,
-            fill=True,
-            fill_color="#ff2d55" if c["overdue"] else "#4dabf7",
-            fill_opacity=0.95,
-            tooltip=folium.Tooltip(
-                html.escape(f"{c['number']} {c['title']} · {c['status_label']}")
-                + (" · 超期" if c["overdue"] else "")
-            ),
-        ).add_to(group)
-    title_html = (
-        '<div style="position:fixed;top:8px;left:50px;z-index:1000;background:#fff;'
-        f'padding:4px 10px;font:16px sans-serif;border-radius:4px">{html.escape(title)}</div>'
+    points = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [c["lon"], c["lat"]]},
+                "properties": {
+                    "s": "overdue" if c["overdue"] else "case",
+                    "t": f"{c['number']} {c['title']} · {c['status_label']}"
+                    + (" · 超期" if c["overdue"] else ""),
+                },
+            }
+            for c in cases
+        ],
+    }
+    DataLayer(
+        points,
+        name="案件 Cases",
+        style={"fill": True, "fillOpacity": 0.95},
+        styles=SNAPSHOT_STYLES,
+        tooltip={"sticky": True},
+    ).add_to(fmap)
+    fmap.get_root().html.add_child(
+        Markup(
+            '<div style="position:fixed;top:8px;left:50px;z-index:1000;background:#fff;'
+            f'padding:4px 10px;font:16px sans-serif;border-radius:4px">{html.escape(title)}</div>'
+        )
     )
-    fmap.get_root().html.add_child(folium.Element(title_html))
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
@@ -422,7 +529,9 @@ def standalone_html(fmap):
 def naive_wall_map(grids_geojson, cases_geojson, rentals_geojson):
     """Return the wall map built the naive folium way: every layer embedded as GeoJSON.
 
-    Only for the benchmark (bench/bench_wallmap.py), to compare with the tiled wall map.
+    Only for the benchmark (bench/bench_wallmap.py), to compare with the tiled wall map,
+    on its generated data: folium.GeoJson compiles its data as a Jinja template, so this
+    map must never be served with names users typed (see DataLayer).
     """
     fmap = base_map(dark=True)
     folium.GeoJson(grids_geojson, name="网格").add_to(fmap)

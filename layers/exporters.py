@@ -16,6 +16,7 @@ from django.db.models import F, FloatField, Func, Value
 from django.db.models.functions import Concat, Greatest, Left, Length, Repeat
 
 from accounts.scoping import scope
+from gridmap import spreadsheets
 from layers.models import Grid, Person, RentalHouse
 
 FORMATS = {
@@ -183,11 +184,28 @@ def export(user, layer, fmt):
     return handle, f"{layer}.{suffix}", content_type, rows
 
 
+def _csv_select(qs):
+    """Return SQL of the query with its text columns neutralised for spreadsheets."""
+    query = qs.query
+    names = [n.removeprefix("x_") for n in [*query.values_select, *query.annotation_select]]
+    text = {
+        name.removeprefix("x_")
+        for name, expression in query.annotation_select.items()
+        if expression.output_field.get_internal_type() in ("CharField", "TextField")
+    }
+    columns = ", ".join(
+        f"{spreadsheets.sql_csv_text(f'e.{q}')} AS {q}" if name in text else f"e.{q}"
+        for name, q in ((name, f'"{name}"') for name in names)
+    )
+    return f"SELECT {columns} FROM ({_sql(qs)}) e"
+
+
 def _write_csv(qs, names, layer, path):
     if layer == "grids":
         # Polygons go out as WKT text.
         qs = qs.annotate(wkt=AsWKT("geom"))
-    sql = f"COPY ({_sql(qs)}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+    # Text that a spreadsheet would run as a formula gets a leading "'"; numbers stay.
+    sql = f"COPY ({_csv_select(qs)}) TO STDOUT WITH (FORMAT csv, HEADER true)"
     with open(path, "wb") as out, connection.cursor() as cursor:
         out.write("\ufeff".encode())  # Excel opens UTF-8 CSV with a BOM correctly
         cursor.copy_expert(sql, out)
@@ -284,7 +302,7 @@ def _write_xlsx(qs, names, layer, path):
     with connection.cursor() as cursor:
         for rows in _server_side(cursor, f"SELECT * FROM ({select}) q"):
             for row in rows:
-                sheet.append([_cell(v) for v in row])
+                sheet.append(spreadsheets.xlsx_row(sheet, [_cell(v) for v in row]))
     book.save(path)
 
 

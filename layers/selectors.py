@@ -1,7 +1,5 @@
 """Reads of areas and grids."""
 
-import html
-
 from layers.models import Community, Grid, Street
 
 
@@ -30,12 +28,6 @@ def overview_layers(user=None):
             {"color": "#c55a11", "weight": 1, "fillOpacity": 0.08},
         ),
     }
-    # folium's GeoJsonTooltip writes properties with innerHTML: names go in escaped.
-    for collection, _style in layers.values():
-        for feature in collection["features"]:
-            props = feature["properties"]
-            props["name"] = html.escape(props.get("name") or "")
-            props["code"] = html.escape(props.get("code") or "")
     # A community centre has no street of its own to show; an empty layer has no fields.
     return {name: layer for name, layer in layers.items() if layer[0]["features"]}
 

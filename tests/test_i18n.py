@@ -320,13 +320,14 @@ def test_the_hotspot_map_tooltips_and_charts_follow_the_language(client, login):
     login("fenxi")
     html = get(client, reverse("hotspots:page"))
     tooltips = [f["properties"]["t"] for f in embedded_json(html, "hs-grid-data")["features"]]
-    assert tooltips and all(re.search(r"<br>案件 \d+ 件<br>", t) for t in tooltips)
+    # Each tooltip is its lines: place, number of cases, class (shown with textContent).
+    assert tooltips and all(re.fullmatch(r"案件 \d+ 件", t[1]) for t in tooltips)
     assert embedded_json(html, "hs-charts")["gi"]["labels"][0] == "热点（99% 置信度）"
     assert embedded_json(html, "hs-charts")["weekly"]["series"] == "案件数"
     switch_to_english(client)
     html = get(client, reverse("hotspots:page"))
     tooltips = [f["properties"]["t"] for f in embedded_json(html, "hs-grid-data")["features"]]
-    assert tooltips and all(re.search(r"<br>\d+ cases?<br>", t) for t in tooltips)
+    assert tooltips and all(re.fullmatch(r"\d+ cases?", t[1]) for t in tooltips)
     assert embedded_json(html, "hs-charts")["gi"]["labels"][0] == "Hot spot (99% confidence)"
     assert embedded_json(html, "hs-charts")["weekly"]["series"] == "Number of cases"
 

@@ -5,10 +5,12 @@ Every free-text field (CharField/TextField without choices) of the records of pl
 every page of the authorisation matrix that answers GET is opened by roles that see A:
 
 - HTML answers must not contain the payload as markup (Django escapes it);
-- folium map data (embedded with ``tojson``, which writes ``<`` as ``\\u003c``) must not
-  carry the payload unescaped either: folium's GeoJsonTooltip and popups put properties
-  into the page with innerHTML, so names must arrive HTML-escaped;
-- our own map scripts build popups from JSON with textContent, never innerHTML.
+- no executable script of the page carries the payload, in any encoding: folium's
+  tooltips and popups put what their scripts hold into innerHTML or template literals.
+  Map data with user text is a ``<script type="application/json">`` element instead
+  (gridmap.maps.DataLayer, Django's json_script), read with textContent;
+- our own map scripts build popups and tooltips from JSON with textContent, never
+  innerHTML.
 """
 
 import re
@@ -25,9 +27,10 @@ from tests import test_authorisation_matrix as matrix
 IMG = "<img src=x onerror=alert(9)>"
 SCRIPT = "</script><script>alert(9)</script>"
 RAW_MARKUP = [IMG, "<script>alert(9)"]
-# folium/jinja tojson writes "<" as \u003c (Django's json_script writes \u003C, read by
-# our scripts with textContent); a raw payload in folium data reaches innerHTML.
-FOLIUM_RAW = "\\u003cimg src=x onerror"
+# The payload as it reads inside a script: raw, or JSON-escaped by folium's tojson or
+# gridmap.maps.safe_json (\u003c) or Django's json_script (\u003C).
+IN_SCRIPT = ["<img src=x onerror", "\\u003cimg src=x onerror", "\\u003Cimg src=x onerror"]
+EXECUTABLE_SCRIPT = re.compile(r"<script(?![^>]*application/json)[^>]*>(.*?)</script>", re.S)
 SKIP_FIELDS = {"code", "number", "idempotency_key", "credit_code", "household_no", "department"}
 
 
@@ -102,8 +105,10 @@ def _check(response, who, name, problems):
         for markup in RAW_MARKUP:
             if markup in body:
                 problems.append(f"{who} {name}: raw {markup!r} in the page")
-        if FOLIUM_RAW in body:
-            problems.append(f"{who} {name}: unescaped payload in embedded map data")
+        for script in EXECUTABLE_SCRIPT.findall(body):
+            if any(encoded in script for encoded in IN_SCRIPT):
+                problems.append(f"{who} {name}: payload in an executable script")
+                break
 
 
 PAGES = sorted(name for name in matrix.MATRIX if matrix.rule_for(name).method == "get")

@@ -11,6 +11,7 @@ import io
 import logging
 import math
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from cases.hotspots import service, sql, stats
 from cases.hotspots.indicators import BEIJING
+from gridmap import spreadsheets
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,7 @@ def _cell(value):
         return None if not math.isfinite(value) else round(float(value), 6)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    return value
+    return spreadsheets.xlsx_text(value)
 
 
 def _sheet_table(ws, header, rows, widths=None):
@@ -340,6 +342,8 @@ def workbook(*, area, query, result, patrol=None):
     ws.add_chart(line, "D20")
     ws.column_dimensions["A"].width = 18
 
+    # Names typed by users stay text, never formulas (gridmap.spreadsheets).
+    spreadsheets.strings_only(wb)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -618,14 +622,16 @@ def pdf(*, area, query, result, layer="gi", patrol=None):
         canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"第 {document.page} 页")
         canvas.restoreState()
 
-    story = [Paragraph(title, styles["title"])]
+    # A Paragraph parses its text as markup: names ("<font>", an unclosed "<b") are
+    # escaped, or they would change the report or stop it with an error.
+    story = [Paragraph(escape(title), styles["title"])]
     story.append(
         _table(
             [["项目", "内容"], *_describe(area, query, result)], font, [30 * mm, width - 30 * mm]
         )
     )
     for note in result["notes"]:
-        story.append(Paragraph(f"提示：{note}", styles["p"]))
+        story.append(Paragraph(escape(f"提示：{note}"), styles["p"]))
 
     hot = frame[frame["gi_bin"] > 0]
     summary = (
@@ -641,7 +647,7 @@ def pdf(*, area, query, result, layer="gi", patrol=None):
     emerging_hot = frame[frame["emerging"].isin([1, 2, 3, 4])]
     if len(emerging_hot):
         summary += f"新增、连续、加强或持续的时空热点 {len(emerging_hot)} 个，需重点关注。"
-    story += [Paragraph("一、总体情况", styles["h"]), Paragraph(summary, styles["p"])]
+    story += [Paragraph("一、总体情况", styles["h"]), Paragraph(escape(summary), styles["p"])]
 
     story.append(Paragraph("二、热点地图（Getis-Ord Gi*）", styles["h"]))
     story.append(map_drawing(result, "gi", font, width, 105 * mm))
@@ -714,7 +720,7 @@ def pdf(*, area, query, result, layer="gi", patrol=None):
         story.append(Paragraph("统计期内没有检测到时空热点模式。", styles["p"]))
 
     story.append(Paragraph("六、出租房屋社区风险指数", styles["h"]))
-    story.append(Paragraph(result["formula"].replace("\n", "<br/>"), styles["p"]))
+    story.append(Paragraph(escape(result["formula"]).replace("\n", "<br/>"), styles["p"]))
     rows = [
         [
             "社区",

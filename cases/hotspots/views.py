@@ -5,14 +5,11 @@ which uses accounts.scoping), call the service and render. Bad parameters answer
 with the reasons in Chinese, never a 500.
 """
 
-import json
 import logging
-from html import escape
 
 import folium
 import numpy as np
 import pandas as pd
-from branca.element import MacroElement
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
@@ -21,7 +18,6 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET
-from jinja2 import Template
 
 from cases.hotspots import service, stats
 from cases.hotspots.forms import LAYERS, VARIABLES, HotspotQueryForm
@@ -711,45 +707,6 @@ def grid_styles(result, layer):
     return {gid: ("#ffffff", "") for gid in frame.index}
 
 
-class GridClassLayer(MacroElement):
-    """The grids as one Leaflet GeoJSON layer, styled from each feature's properties.
-
-    folium.GeoJson with a style_function serialises a style per feature, and folium
-    compiles every rendered script as a jinja template: 10,000 grids made 3 MB that
-    jinja lexed. Here the features come from a ``<script type="application/json">``
-    element of the page (id ``data_id``, see build_map) and carry only their
-    fill colour (f) and escaped tooltip (t); a click opens the grid's details.
-    """
-
-    _template = Template(
-        """
-{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = L.geoJson(
-  JSON.parse(document.getElementById({{ this.data_id|tojson }}).textContent), {
-  style: function (f) {
-    return {color: "#666", weight: 0.7, fillColor: f.properties.f,
-            fillOpacity: {{ this.opacity }}};
-  },
-  onEachFeature: function (f, layer) {
-    layer.bindTooltip(f.properties.t, {sticky: true});
-    layer.on("click", function () {
-      var params = new URLSearchParams(window.location.search);
-      params.set("grid", f.properties.id);
-      window.location.search = params.toString();
-    });
-  }
-}).addTo({{ this._parent.get_name() }});
-{% endmacro %}
-"""
-    )
-
-    def __init__(self, data_id, opacity):
-        super().__init__()
-        self._name = "GridClassLayer"
-        self.data_id = data_id
-        self.opacity = float(opacity)
-
-
 def grid_features(grid_ids):
     """Return the grids' simplified GeoJSON, cached per grid layer version."""
     from django.core.cache import cache
@@ -778,7 +735,7 @@ def build_map(result, layer, grid_ids):
     names = frame["name"].to_dict()
     communities = frame["community"].to_dict()
     features = []
-    # The tooltip is HTML: the names and labels are escaped, the formats are ours.
+    # The tooltip's lines are text (maps.DataLayer shows them with textContent).
     where = _("%(name)s (%(community)s)")
     counts = {}
     for feature in base["features"]:
@@ -787,16 +744,12 @@ def build_map(result, layer, grid_ids):
         n = int(cases.get(gid, 0))
         if n not in counts:
             counts[n] = ngettext("%(count)s case", "%(count)s cases", n) % {"count": n}
-        place = where % {
-            "name": escape(names.get(gid, "")),
-            "community": escape(communities.get(gid, "")),
-        }
-        tooltip = f"{place}<br>{counts[n]}<br>{escape(label)}"
+        place = where % {"name": names.get(gid, ""), "community": communities.get(gid, "")}
         features.append(
             {
                 "type": "Feature",
                 "geometry": feature["geometry"],
-                "properties": {"id": gid, "f": colour, "t": tooltip},
+                "properties": {"id": gid, "s": colour, "t": [place, counts[n], label]},
             }
         )
     bounds = None
@@ -814,18 +767,16 @@ def build_map(result, layer, grid_ids):
             mercator_project=True,
             pixelated=False,
         ).add_to(fmap)
-    GridClassLayer(GRID_DATA_ID, 0.0 if kde else 0.75).add_to(fmap)
-    folium.LayerControl(collapsed=True).add_to(fmap)
-    parts = maps.parts(fmap)
-    # Written by the page into <script type="application/json">, before the map's script.
-    # Escaped like Django's json_script (<, >, & as \\u escapes), but str.replace on a
-    # few MB is ~50× faster than json_script's str.translate.
-    text = json.dumps(
+    # The grids' data is a JSON element of the page (maps.DataLayer), styled by class
+    # colour; a click on a grid opens its details (?grid=<id>).
+    maps.DataLayer(
         {"type": "FeatureCollection", "features": features},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    parts["grids_json"] = (
-        text.replace("<", "\\u003C").replace(">", "\\u003E").replace("&", "\\u0026")
-    )
-    return parts
+        data_id=GRID_DATA_ID,
+        style={"color": "#666", "weight": 0.7, "fillOpacity": 0.0 if kde else 0.75},
+        styles={c: {"fillColor": c} for c in {"#ffffff", *(c for c, _l in styles.values())}},
+        tooltip={"sticky": True},
+        link="grid",
+        control=False,
+    ).add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    return maps.parts(fmap)

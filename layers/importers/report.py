@@ -3,6 +3,8 @@
 import csv
 import io
 
+from gridmap import spreadsheets
+
 
 class ImportFailed(Exception):
     """The file cannot be imported at all (format, size, columns, CRS...)."""
@@ -56,7 +58,10 @@ class ImportReport:
         buf.write("\ufeff")
         writer = csv.writer(buf)
         writer.writerow(["行号 row", "列 column", "原因 reason"])
-        writer.writerows(sorted(self.errors, key=lambda e: e[0]))
+        # Reasons quote the file's cells: a cell "=cmd|…" must not become a formula.
+        writer.writerows(
+            spreadsheets.csv_row(error) for error in sorted(self.errors, key=lambda e: e[0])
+        )
         return buf.getvalue()
 
     def summary(self):
