@@ -433,3 +433,155 @@ def test_locate_shows_workers_only_in_area(places, username, client):
         assert body["workers_visible"] is visible, place
         if not visible:
             assert body["workers"] == []
+
+
+# --- issue 14: a handler sees a case only through an active assignment --------------------
+# Reassigning, returning or escalating a case supersedes its assignments: the former
+# handler loses sight of it everywhere (pages, phone page, APIs, map, export, reveal,
+# reminders), unless it lies in his own area. A case he carried to the end stays his.
+
+
+def _one_case_urls(case, attachment):
+    """Return {label: url} of every route that shows one case or a record of it."""
+    return {
+        "case page": reverse("cases:detail", args=[case.pk]),
+        "phone page": reverse("cases:mobile-case", args=[case.pk]),
+        "API": reverse("cases:api-case", args=[case.pk]),
+        "map popup": reverse("map-case", args=[case.pk]),
+        "Open311": reverse(
+            "interop:open311-request", kwargs={"request_id": case.number, "fmt": "json"}
+        ),
+        "OGC API": reverse(
+            "interop:ogc-item", kwargs={"collection_id": "cases", "feature_id": case.pk}
+        ),
+        "attachment": reverse("cases:attachment", args=[attachment.pk]),
+    }
+
+
+def _list_urls(case):
+    """Return {label: (url, query)} of the lists that would name the case."""
+    p = case.location
+    bbox = f"{p.x - 0.0005},{p.y - 0.0005},{p.x + 0.0005},{p.y + 0.0005}"
+    return {
+        "case list": (reverse("cases:list"), {"tab": "all"}),
+        "phone list": (reverse("cases:mobile"), {}),
+        "API list": (reverse("cases:api-cases"), {}),
+        "Open311 list": (
+            reverse("interop:open311-requests", kwargs={"fmt": "json"}),
+            {"service_code": case.category.code},
+        ),
+        "OGC items": (
+            reverse("interop:ogc-items", kwargs={"collection_id": "cases"}),
+            {"bbox": bbox, "limit": 1000},
+        ),
+        "export": (reverse("layers:export"), {"layer": "cases", "format": "csv"}),
+        "reminders": (reverse("cases:notifications"), {}),
+    }
+
+
+def _sees(client, case, attachment):
+    """Return {label: True if the route shows the case} for one user's client."""
+    seen = {}
+    for label, url in _one_case_urls(case, attachment).items():
+        status = client.get(url).status_code
+        assert status < 500, (label, status)
+        seen[label] = status == 200
+    for label, (url, query) in _list_urls(case).items():
+        response = client.get(url, query)
+        assert response.status_code < 500, (label, response.status_code)
+        seen[label] = case.number.encode() in _body(response)
+    return seen
+
+
+def _dispatched_to(case, handler, by):
+    """Put the case in hand of `handler` (a GridWorker or HandlerUnit), as a dispatcher would."""
+    from cases import services
+    from cases.models import Case
+
+    Case.objects.filter(pk=case.pk).update(status="accepted")
+    case.refresh_from_db()
+    services.case_dispatch(case=case, by=by, handler=handler)
+    case.refresh_from_db()
+    return case
+
+
+def _supersede(how, case, by, other):
+    from cases import services
+
+    if how == "reassigned":
+        services.case_dispatch(case=case, by=by, handler=other)
+    elif how == "returned":
+        services.case_return(case=case, by=by, reason="不属于本网格 / not my grid")
+    else:
+        services.case_escalate(case=case, by=by)
+    case.refresh_from_db()
+
+
+@pytest.mark.parametrize("how", ["reassigned", "returned", "escalated"])
+def test_a_grid_worker_loses_a_case_once_his_assignment_is_superseded(places, media, how):
+    from accounts.models import User
+    from cases.models import Notification
+
+    wangge = User.objects.get(username="wangge")
+    zhihui = User.objects.get(username="zhihui")
+    place = places["B"]  # a Chuanfang grid outside his territory
+    case = _dispatched_to(place.objects["cases.case"], wangge.grid_worker, zhihui)
+    Notification.objects.create(
+        user=wangge, case=case, message=f"案件 {case.number} 即将超期", created_at=case.reported_at
+    )
+    attachment, party = place.objects["cases.attachment"], place.objects["cases.party"]
+    client = Client()
+    client.force_login(wangge)
+    reveal = reverse("accounts:reveal", kwargs={"kind": "party", "pk": party.pk})
+    before = _sees(client, case, attachment)
+    assert all(before.values()), f"assigned to him, yet hidden: {before}"
+    assert client.post(reveal, {"reason": "回访当事人 call back"}).status_code == 200
+
+    _supersede(how, case, zhihui, other=place.objects["layers.gridworker"])
+    assert not case.assignments.filter(active=True, worker=wangge.grid_worker).exists()
+    after = _sees(client, case, attachment)
+    assert not any(after.values()), f"{how}, yet still shown: {after}"
+    assert client.post(reveal, {"reason": "回访当事人 call back"}).status_code == 404
+
+
+def test_a_department_loses_a_case_reassigned_to_another_unit(places, media):
+    from accounts.models import User
+    from cases import services
+
+    renshe = User.objects.get(username="renshe")
+    zhihui = User.objects.get(username="zhihui")
+    place = places["A"]  # its case is dispatched to the labour department (places.py)
+    case = place.objects["cases.case"]
+    client = Client()
+    client.force_login(renshe)
+    before = _sees(client, case, place.objects["cases.attachment"])
+    for label in ("case page", "API", "attachment", "case list", "API list"):
+        assert before[label], f"dispatched to labour, yet hidden: {label}"
+    case = _dispatched_to(case, services.community_mediation(case.community), zhihui)
+    after = _sees(client, case, place.objects["cases.attachment"])
+    assert not any(after.values()), f"reassigned, yet still shown: {after}"
+
+
+def test_a_handler_keeps_the_cases_he_carried_to_the_end_and_no_other(places, media):
+    """Resolving and closing keep the assignment: his own history stays visible."""
+    from accounts.models import User
+    from cases import services
+    from tests.accounts.places import make_case
+
+    wangge = User.objects.get(username="wangge")
+    zhihui = User.objects.get(username="zhihui")
+    place = places["B"]
+    carried = _dispatched_to(place.objects["cases.case"], wangge.grid_worker, zhihui)
+    services.case_start(case=carried, by=wangge)
+    services.case_resolve(case=carried, by=wangge, note="已处理")
+    services.case_verify(case=carried, by=zhihui)
+    services.case_callback(case=carried, by=zhihui, rating="satisfied")
+    services.case_close(case=carried, by=zhihui)
+    taken = _dispatched_to(make_case(place.point, "B"), wangge.grid_worker, zhihui)
+    _supersede("reassigned", taken, zhihui, other=place.objects["layers.gridworker"])
+    client = Client()
+    client.force_login(wangge)
+    for case, visible in ((carried, True), (taken, False)):
+        for name in ("cases:detail", "cases:api-case"):
+            status = client.get(reverse(name, args=[case.pk])).status_code
+            assert (status == 200) is visible, (case.status, name, status)
