@@ -1,13 +1,19 @@
-"""Reads of cases: visibility, routing rules, time limits, the calendar, duplicates."""
+"""Reads of cases: visibility, routing rules, time limits, the calendar, duplicates.
 
+And who may do what with a case: the workflow actions (user_may) and the intake
+(intake_refusal: sources, person-visits, auto-dispatch by role).
+"""
+
+from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Role
-from accounts.scoping import scope
+from accounts.scoping import is_system_admin, scope
 from cases import sql
 from cases.models import (
     OPEN_STATUSES,
@@ -16,6 +22,7 @@ from cases.models import (
     HandlerKind,
     HandlerRole,
     RoutingRule,
+    Source,
     TimeUnit,
     Urgency,
     WorkCalendarDay,
@@ -200,6 +207,16 @@ USER_ACTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a user may not do something: 403 (he may not) or 400 (the value makes no sense)."""
+
+    status: int
+    code: str
+    message: str  # "中文 / English"
+    field: str = ""
+
+
 def user_may(user, action, case):
     """Return True when the user's role lets him take the action on a visible case."""
     if not (user.is_authenticated and user.is_active):
@@ -212,6 +229,119 @@ def user_may(user, action, case):
     if action not in allowed:
         return False
     return assignments_of(user).filter(case=case).exists()
+
+
+# --- who may register what (一窗受理) ------------------------------------------------------
+
+# What reaches a desk (the one window of a district, street or community centre, and the
+# command centre): 110 diversions, petition visits and letters, disputes brought in,
+# 12345 hotline tickets and reports from the self-service kiosks.
+DESK_SOURCES = (
+    Source.POLICE_110,
+    Source.PETITION,
+    Source.DISPUTE,
+    Source.HOTLINE_12345,
+    Source.SELF_SERVICE,
+)
+# The sources each role may register. A grid worker reports what he finds on patrol;
+# a 110 call or a petition never reaches him first, and counting his reports as such
+# would skew the pilot's figures. Departments and analysts register nothing.
+INTAKE_SOURCES = {
+    Role.INTAKE: DESK_SOURCES,
+    Role.DISTRICT: DESK_SOURCES,
+    Role.STREET: DESK_SOURCES,
+    Role.COMMUNITY: DESK_SOURCES,
+    Role.ADMIN: DESK_SOURCES,
+    Role.GRID_WORKER: (Source.PATROL,),
+}
+# Person-visits (人次) are counted for petition visits only; every other report is one.
+MULTI_VISITOR_SOURCES = (Source.PETITION,)
+
+
+def max_visitors():
+    """Return the most person-visits one petition may record (CASES_MAX_VISITORS)."""
+    return int(getattr(settings, "CASES_MAX_VISITORS", 100))
+
+
+def intake_sources(user):
+    """Return the sources the user may register cases from (none: he may not register)."""
+    if not (user.is_authenticated and user.is_active):
+        return ()
+    if is_system_admin(user):
+        return INTAKE_SOURCES[Role.ADMIN]
+    return INTAKE_SOURCES.get(user.role, ())
+
+
+def may_register(user):
+    return bool(intake_sources(user))
+
+
+def may_auto_dispatch(user):
+    """Return True when the user may accept and dispatch a case he registers (受理并派遣)."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser:
+        return True
+    allowed = USER_ACTIONS.get(user.role, set())
+    return allowed is None or {"accept", "dispatch"} <= allowed
+
+
+def _both(label):
+    """Return a translatable label in Chinese and in English: (zh, en)."""
+    with translation.override("zh-hans"):
+        zh = str(label)
+    with translation.override("en"):
+        en = str(label)
+    return zh, en
+
+
+def intake_refusal(user, *, source, visitors=1, auto_dispatch=False):
+    """Return why the user may not register this intake (a Refusal), or None.
+
+    The one rule of the intake page, the case API, Open311 and case_register: who may
+    register at all, from which source, how many person-visits, and whether he may
+    accept and dispatch it at once.
+    """
+    allowed = intake_sources(user)
+    if not allowed:
+        return Refusal(
+            403, "not_allowed", "您的角色不能登记案件 / your role may not register cases"
+        )
+    if source not in allowed:
+        zh, en = _both(Source(source).label) if source in Source.values else (source, source)
+        yours_zh = "、".join(f"{_both(Source(s).label)[0]}（{s}）" for s in allowed)
+        return Refusal(
+            403,
+            "source_not_allowed",
+            f"您的角色不能登记来源为“{zh}”的案件，可登记：{yours_zh} / your role may not "
+            f"register cases from the source {source} ({en}); yours: {', '.join(allowed)}",
+            "source",
+        )
+    limit = max_visitors()
+    if visitors is None or visitors < 1 or visitors > limit:
+        return Refusal(
+            400,
+            "visitors",
+            f"来访人次应在 1 到 {limit} 之间 / person-visits must be between 1 and {limit}",
+            "visitors",
+        )
+    if visitors > 1 and source not in MULTI_VISITOR_SOURCES:
+        return Refusal(
+            400,
+            "visitors",
+            "只有信访来访才按人次登记多人，其他来源记 1 人次 / only petition visits count more "
+            "than one person-visit; other sources count one",
+            "visitors",
+        )
+    if auto_dispatch and not may_auto_dispatch(user):
+        return Refusal(
+            403,
+            "auto_dispatch_not_allowed",
+            "您的角色不能受理和派遣案件，案件登记后由指挥中心或受理窗口派遣 / your role may not "
+            "accept and dispatch cases: the command centre or an intake desk dispatches them",
+            "auto_dispatch",
+        )
+    return None
 
 
 def actions_for(user, case):

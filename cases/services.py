@@ -62,6 +62,12 @@ class CaseChanged(CaseError):
     code = "case_changed"
 
 
+class NotAllowed(CaseError):
+    """The caller may not do this (his role, or the separation of duties): a 403."""
+
+    code = "not_allowed"
+
+
 # --- the state machine -------------------------------------------------------------------
 
 S = Status
@@ -380,6 +386,11 @@ def case_register(
     existing = None if key_checked else case_for_retry(idempotency_key, by)
     if existing is not None:
         return existing, False
+    if by is not None and by.is_authenticated:
+        refusal = selectors.intake_refusal(by, source=source, visitors=visitors)
+        if refusal is not None:
+            error = NotAllowed if refusal.status == 403 else CaseError
+            raise error(refusal.message, code=refusal.code)
     description = (description or "").strip()
     if not description:
         raise CaseError("请填写情况描述 / a description is required", code="description")

@@ -24,7 +24,6 @@ from cases.models import (
     Status,
 )
 
-INTAKE_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.GRID_WORKER)
 DESK_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY)
 
 
@@ -106,7 +105,7 @@ def case_list(request):
         "tab": tab,
         "tabs": [(k, v[0]) for k, v in LIST_TABS.items()],
         "q": q,
-        "can_register": has_role(request.user, *INTAKE_ROLES),
+        "can_register": selectors.may_register(request.user),
         "now": timezone.now(),
         "petitions": selectors.petition_counts(selectors.cases_visible_to(request.user)),
     }
@@ -119,7 +118,7 @@ def case_list(request):
 @login_required
 def case_new(request):
     """One-window intake: the form, the duplicate check, then register (or merge)."""
-    if not has_role(request.user, *INTAKE_ROLES):
+    if not selectors.may_register(request.user):
         raise PermissionDenied("您的角色不能登记案件 / your role may not register cases")
     duplicates = []
     if request.method == "POST":
@@ -225,7 +224,8 @@ def _register(request, data, original):
                 % {"number": case.number, "original": original.number},
             )
             return original
-        if data.get("auto_dispatch") and has_role(request.user, *DESK_ROLES):
+        # Offered only to roles that may dispatch (the form refuses it from any other).
+        if data.get("auto_dispatch"):
             services.case_accept(case=case, by=request.user, auto_dispatch=True)
     if case.grid_id is None:
         messages.warning(

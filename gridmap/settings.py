@@ -11,6 +11,7 @@ Environment variables:
     BASEMAP            none (default), local, tianditu or osm; see gridmap/maps.py
     TIANDITU_KEY       key for the Tianditu basemap
     GRIDMAP_TEST_DB    name of the throwaway test database (default test_gridmap)
+    CASES_MAX_VISITORS          most person-visits of one petition (default 100)
 """
 
 import base64
@@ -219,6 +220,9 @@ LOGIN_LOCK_SECONDS = int(os.environ.get("LOGIN_LOCK_SECONDS", 15 * 60))
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none, trust
 # REMOTE_ADDR only). Used for the client address of the throttle and the audit log.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0))
+
+# The most person-visits (人次) one petition may record (cases.selectors.intake_refusal).
+CASES_MAX_VISITORS = int(os.environ.get("CASES_MAX_VISITORS", 100))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -585,3 +585,201 @@ def test_a_handler_keeps_the_cases_he_carried_to_the_end_and_no_other(places, me
         for name in ("cases:detail", "cases:api-case"):
             status = client.get(reverse(name, args=[case.pk])).status_code
             assert (status == 200) is visible, (case.status, name, status)
+
+
+# --- issue 14: who may register what, and dispatch it at once --------------------------------
+# The rules, stated here on their own (not read from the code under test):
+# - the desks (intake clerk, district command centre, street and community centres, and
+#   the system administrator) register 110 diversions, petitions, disputes, 12345 hotline
+#   tickets and self-service reports; a grid worker registers his patrol reports only;
+#   departments and analysts register nothing;
+# - more than one person-visit only for a petition, and at most 100;
+# - only the roles that accept and dispatch may ask for it at once (auto_dispatch).
+
+DESK_SOURCES = {"police_110", "petition", "dispute", "hotline_12345", "self_service"}
+SOURCES_OF = {
+    "admin": DESK_SOURCES,
+    "zhihui": DESK_SOURCES,
+    "shouli": DESK_SOURCES,
+    "majie": DESK_SOURCES,
+    "chuanfang": DESK_SOURCES,
+    "wangge": {"patrol"},
+    "renshe": set(),
+    "fenxi": set(),
+}
+DISPATCHERS = {"admin", "zhihui", "shouli", "majie", "chuanfang"}
+
+
+def _intake(username, places, **fields):
+    """Return the body of an intake at the role's own place."""
+    point = places[INSIDE_OUTSIDE[username][0]].point
+    body = {
+        "source": "patrol" if username == "wangge" else "dispute",
+        "category": "wage",
+        "description": "矩阵测试 matrix intake",
+        "location": {"type": "Point", "coordinates": [point.x, point.y]},
+    }
+    body.update(fields)
+    return body
+
+
+def _post_case(client, body, **headers):
+    return client.post(reverse("cases:api-cases"), body, content_type="application/json", **headers)
+
+
+def _written():
+    from cases.models import Case, CaseEvent
+
+    return Case.objects.count(), CaseEvent.objects.count()
+
+
+def _client(username):
+    from accounts.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    return client
+
+
+def _bilingual_refusal(response):
+    text = str(response.json())
+    return " / " in text and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_api_intake_dispatches_at_once_only_for_roles_that_dispatch(places):
+    problems = []
+    for username in ROLES:
+        client = _client(username)
+        before = _written()
+        response = _post_case(client, _intake(username, places, auto_dispatch=True))
+        if username in DISPATCHERS:
+            if response.status_code != 201 or response.json()["status"] != "dispatched":
+                problems.append(f"{username}: {response.status_code}, expected dispatched")
+            continue
+        if response.status_code != 403 or not _bilingual_refusal(response):
+            problems.append(f"{username}: {response.status_code}, expected a bilingual 403")
+        if _written() != before:
+            problems.append(f"{username}: a refused intake wrote rows")
+    assert problems == []
+
+
+def test_api_intake_sources_by_role(places):
+    from cases.models import Source
+
+    problems = []
+    for username in ROLES:
+        client = _client(username)
+        for source in Source.values:
+            before = _written()
+            response = _post_case(client, _intake(username, places, source=source))
+            if source in SOURCES_OF[username]:
+                if response.status_code != 201:
+                    problems.append(f"{username} {source}: {response.status_code}, expected 201")
+                continue
+            if response.status_code != 403 or not _bilingual_refusal(response):
+                problems.append(f"{username} {source}: {response.status_code}, expected 403")
+            if _written() != before:
+                problems.append(f"{username} {source}: a refused intake wrote rows")
+    assert problems == []
+
+
+def test_api_intake_person_visits_only_for_petitions_and_bounded(places):
+    cases = [
+        ("shouli", "petition", 5, 201),
+        ("chuanfang", "petition", 100, 201),
+        ("shouli", "petition", 101, 400),
+        ("zhihui", "petition", 999, 400),
+        ("shouli", "police_110", 5, 400),
+        ("majie", "dispute", 2, 400),
+        ("wangge", "patrol", 999, 400),
+        ("wangge", "patrol", 2, 400),
+    ]
+    problems = []
+    for username, source, visitors, expected in cases:
+        before = _written()
+        body = _intake(username, places, source=source, visitors=visitors)
+        response = _post_case(_client(username), body)
+        if response.status_code != expected:
+            problems.append(f"{username} {source} ×{visitors}: {response.status_code}")
+        elif expected == 400:
+            if "visitors" not in response.json() or not _bilingual_refusal(response):
+                problems.append(f"{username} {source} ×{visitors}: no clear message")
+            if _written() != before:
+                problems.append(f"{username} {source} ×{visitors}: wrote rows")
+    assert problems == []
+
+
+def _intake_form(place, **fields):
+    from cases.models import Category
+
+    point = place.point
+    return {
+        "source": "patrol",
+        "category": Category.objects.get(code="wage").pk,
+        "urgency": "normal",
+        "description": "矩阵测试 matrix intake",
+        "visitors": 1,
+        "lon": f"{point.x:.7f}",
+        "lat": f"{point.y:.7f}",
+        "crs": "wgs84",
+        "confirm": "1",
+        **fields,
+    }
+
+
+def test_intake_page_applies_the_same_rule(places):
+    checks = [
+        # (user, form fields, allowed)
+        ("wangge", {}, True),
+        ("wangge", {"source": "police_110"}, False),
+        ("wangge", {"visitors": 999}, False),
+        ("wangge", {"auto_dispatch": "on"}, False),
+        ("shouli", {"source": "patrol"}, False),
+        ("shouli", {"source": "dispute", "visitors": 3}, False),
+        ("shouli", {"source": "petition", "visitors": 3, "auto_dispatch": "on"}, True),
+    ]
+    problems = []
+    for username, fields, allowed in checks:
+        client = _client(username)
+        before = _written()
+        place = places[INSIDE_OUTSIDE[username][0]]
+        response = client.post(reverse("cases:new"), _intake_form(place, **fields))
+        written = _written() != before
+        if allowed and (response.status_code != 302 or not written):
+            problems.append(f"{username} {fields}: {response.status_code}, expected registered")
+        if not allowed and (response.status_code != 200 or written):
+            problems.append(f"{username} {fields}: {response.status_code}, expected a form error")
+    assert problems == []
+
+
+def test_open311_intake_applies_the_source_rule_of_the_keys_account(places):
+    from accounts.models import User
+    from accounts.services import issue_api_token
+    from cases.models import Category
+
+    def key(username):
+        user = User.objects.get(username=username)
+        return issue_api_token(name=f"o311 {username}", user=user, scopes=["cases:create"])[1]
+
+    code = Category.objects.get(code="wage").code
+    checks = [
+        ("shouli", None, 201),  # the hotline's default source: 12345
+        ("shouli", "patrol", 403),
+        ("wangge", None, 403),
+        ("wangge", "police_110", 403),
+        ("wangge", "patrol", 201),
+    ]
+    problems = []
+    for username, source, expected in checks:
+        point = places[INSIDE_OUTSIDE[username][0]].point
+        data = {"api_key": key(username), "service_code": code, "description": "矩阵测试"}
+        data.update({"lat": f"{point.y:.6f}", "long": f"{point.x:.6f}"})
+        if source:
+            data["source"] = source
+        before = _written()
+        response = Client().post("/open311/v2/requests.json", data)
+        if response.status_code != expected:
+            problems.append(f"{username} {source}: {response.status_code}, expected {expected}")
+        if expected == 403 and _written() != before:
+            problems.append(f"{username} {source}: wrote rows")
+    assert problems == []
