@@ -726,10 +726,9 @@ class CaseAction(APIView):
                 }
             )
         case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
-        if not selectors.user_may(request.user, action, case):
-            raise PermissionDenied(
-                "您无权对此案件执行该操作 / you may not take this action on this case"
-            )
+        refusal = selectors.action_refusal(request.user, action, case)
+        if refusal is not None:
+            raise PermissionDenied(refusal.message)
         serializer = ActionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -738,6 +737,10 @@ class CaseAction(APIView):
         except services.CaseChanged as exc:
             return Response(
                 {"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT
+            )
+        except services.NotAllowed as exc:
+            return Response(
+                {"detail": exc.message, "code": exc.code}, status=status.HTTP_403_FORBIDDEN
             )
         except services.CaseError as exc:
             return Response(

@@ -1,7 +1,7 @@
 """Reads of cases: visibility, routing rules, time limits, the calendar, duplicates.
 
-And who may do what with a case: the workflow actions (user_may) and the intake
-(intake_refusal: sources, person-visits, auto-dispatch by role).
+And who may do what with a case: the workflow actions (user_may, with the separation of
+duties) and the intake (intake_refusal: sources, person-visits, auto-dispatch by role).
 """
 
 from dataclasses import dataclass
@@ -19,10 +19,12 @@ from cases.models import (
     OPEN_STATUSES,
     Assignment,
     Case,
+    CaseEvent,
     HandlerKind,
     HandlerRole,
     RoutingRule,
     Source,
+    Status,
     TimeUnit,
     Urgency,
     WorkCalendarDay,
@@ -217,18 +219,94 @@ class Refusal:
     field: str = ""
 
 
+NOT_YOURS = Refusal(
+    403, "not_allowed", "您无权对此案件执行该操作 / you may not take this action on this case"
+)
+
+
 def user_may(user, action, case):
-    """Return True when the user's role lets him take the action on a visible case."""
+    """Return True when the user may take the action on a visible case."""
+    return action_refusal(user, action, case) is None
+
+
+def action_refusal(user, action, case):
+    """Return why the user may not take the action on a visible case (a Refusal), or None.
+
+    His role decides first (handlers act only on what is actively assigned to them), then
+    the separation of duties (duty_conflict), which binds the system administrator too.
+    """
     if not (user.is_authenticated and user.is_active):
-        return False
+        return NOT_YOURS
+    conflict = duty_conflict(user, action, case)
+    if conflict is not None:
+        return conflict
     if user.is_superuser:
-        return True
+        return None
+    if action == "merge" and case.status == Status.REGISTERED and case.created_by_id == user.pk:
+        # The intake's duplicate step: whoever registers a report may link it at once to
+        # the original case it repeats (a grid worker too).
+        return None
     allowed = USER_ACTIONS.get(user.role, set())
     if allowed is None:
-        return True
+        return None
     if action not in allowed:
-        return False
-    return assignments_of(user).filter(case=case).exists()
+        return NOT_YOURS
+    return None if assignments_of(user).filter(case=case).exists() else NOT_YOURS
+
+
+# --- separation of duties (办结与核查分离) ----------------------------------------------------
+
+# Actions that check the work of whoever resolved the case, and of the registering clerk.
+CHECKS_OF_RESOLVER = frozenset({"verify", "callback", "close"})
+CHECKS_OF_REGISTRAR = frozenset({"verify"})
+RESOLVER_CONFLICT = Refusal(
+    403,
+    "separation_of_duties",
+    "办结人及其承办单位不能核查、回访或结案本案，请由其他人员办理 / whoever resolved the "
+    "case, and his handling unit, may not verify it, call it back or close it: someone "
+    "else must",
+)
+REGISTRAR_CONFLICT = Refusal(
+    403,
+    "separation_of_duties",
+    "登记人不能核查自己登记的案件，请由其他人员核查 / whoever registered the case may not "
+    "verify it: someone else must",
+)
+
+
+def separation_of_duties():
+    """Return True when the deployment separates duties (CASES_SEPARATION_OF_DUTIES)."""
+    return bool(getattr(settings, "CASES_SEPARATION_OF_DUTIES", True))
+
+
+def duty_conflict(user, action, case):
+    """Return the Refusal when the action would let one person check his own work, or None.
+
+    One person must not manufacture a closure, an on-time rate or a satisfaction figure:
+    the user who resolved the case, or who answers for its lead handler (the grid worker
+    himself, a member of the department, community or street unit), may not verify it,
+    call it back or close it; the clerk who registered it may not verify it.
+    """
+    if not separation_of_duties():
+        return None
+    if action in CHECKS_OF_REGISTRAR and case.created_by_id == user.pk:
+        return REGISTRAR_CONFLICT
+    if action in CHECKS_OF_RESOLVER:
+        if resolved_by(case) == user.pk:
+            return RESOLVER_CONFLICT
+        if assignments_of(user).filter(case=case, role=HandlerRole.LEAD).exists():
+            return RESOLVER_CONFLICT
+    return None
+
+
+def resolved_by(case):
+    """Return the id of the user who last resolved the case (None if nobody did)."""
+    return (
+        CaseEvent.objects.filter(case=case, action="resolve")
+        .order_by("-at", "-id")
+        .values_list("actor_id", flat=True)
+        .first()
+    )
 
 
 # --- who may register what (一窗受理) ------------------------------------------------------

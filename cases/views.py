@@ -322,8 +322,9 @@ def case_action(request, pk, action):
     if action not in services.ACTION_FUNCTIONS:
         raise Http404("未知操作 / unknown action")
     case = _visible_case(request, pk)
-    if not selectors.user_may(request.user, action, case):
-        raise PermissionDenied("您无权执行该操作 / you may not take this action")
+    refusal = selectors.action_refusal(request.user, action, case)
+    if refusal is not None:
+        raise PermissionDenied(refusal.message)
     form = forms.action_form(action, request.POST, case=case)
     back = request.POST.get("next") or reverse("cases:detail", args=[case.pk])
     if not back.startswith("/") or back.startswith("//"):

@@ -783,3 +783,117 @@ def test_open311_intake_applies_the_source_rule_of_the_keys_account(places):
         if expected == 403 and _written() != before:
             problems.append(f"{username} {source}: wrote rows")
     assert problems == []
+
+
+# --- issue 14: separation of duties -------------------------------------------------------
+# Whoever resolved a case, and his handling unit, may not verify it, call it back or close
+# it; the clerk who registered it may not verify it (CASES_SEPARATION_OF_DUTIES, on).
+
+
+def _resolved_by_chuanfang(places):
+    """Return a case of A registered by shouli and resolved by the 船房 community centre."""
+    from accounts.models import User
+    from cases import services
+    from cases.models import Category
+
+    shouli = User.objects.get(username="shouli")
+    chuanfang = User.objects.get(username="chuanfang")
+    case, _ = services.case_register(
+        source="dispute",
+        category=Category.objects.get(code="wage"),
+        description="矩阵测试 separation of duties",
+        location=places["A"].point,
+        by=shouli,
+    )
+    services.case_accept(case=case, by=shouli)
+    mediation = services.community_mediation(case.community)
+    services.case_dispatch(case=case, by=shouli, handler=mediation)
+    services.case_start(case=case, by=chuanfang)
+    services.case_resolve(case=case, by=chuanfang, note="调解成功")
+    return case
+
+
+def _act(username, case, action, api, **data):
+    from cases.models import Case
+
+    version = Case.objects.get(pk=case.pk).version
+    client = _client(username)
+    if api:
+        url = reverse("cases:api-case-action", args=[case.pk, action])
+        return client.post(url, {"version": version, **data}, content_type="application/json")
+    url = reverse("cases:action", args=[case.pk, action])
+    return client.post(url, {"version": version, **data})
+
+
+@pytest.mark.parametrize("api", [False, True], ids=["page", "api"])
+def test_nobody_checks_his_own_work(places, api):
+    from accounts.models import User
+    from cases import services
+    from cases.models import Case, CaseEvent
+
+    case = _resolved_by_chuanfang(places)
+    # Another member of the community centre answers for the same unit.
+    colleague = User.objects.create(
+        username="chuanfang2",
+        role="community",
+        district=User.objects.get(username="chuanfang").district,
+        community=case.community,
+        street=case.street,
+    )
+    problems = []
+
+    def refused(username, action, **data):
+        events = CaseEvent.objects.filter(case=case).count()
+        status = Case.objects.get(pk=case.pk).status
+        response = _act(username, case, action, api, **data)
+        if response.status_code != 403:
+            problems.append(f"{username} {action}: {response.status_code}, expected 403")
+        elif api and not _bilingual_refusal(response):
+            problems.append(f"{username} {action}: no clear bilingual message")
+        if CaseEvent.objects.filter(case=case).count() != events:
+            problems.append(f"{username} {action}: wrote an event")
+        if Case.objects.get(pk=case.pk).status != status:
+            problems.append(f"{username} {action}: moved the case")
+        detail = _client(username).get(reverse("cases:detail", args=[case.pk]))
+        if f"/act/{action}/" in detail.content.decode():
+            problems.append(f"{username} {action}: offered on the case page")
+
+    def done(username, action, **data):
+        response = _act(username, case, action, api, **data)
+        if response.status_code not in (200, 302):
+            problems.append(f"{username} {action}: {response.status_code}, expected done")
+
+    refused("chuanfang", "verify")  # resolved it
+    refused(colleague.username, "verify")  # his unit resolved it
+    refused("shouli", "verify")  # registered it
+    done("zhihui", "verify")
+    refused("chuanfang", "callback", rating="satisfied")
+    done("shouli", "callback", rating="satisfied")
+    refused("chuanfang", "close")
+    done("zhihui", "close")
+    assert problems == []
+    assert Case.objects.get(pk=case.pk).status == "closed"
+    # Defence in depth: the service refuses it too, whoever calls it.
+    second = _resolved_by_chuanfang(places)
+    with pytest.raises(services.NotAllowed, match="核查"):
+        services.case_verify(case=second, by=User.objects.get(username="chuanfang"))
+
+
+def test_the_system_administrator_does_not_check_his_own_work_either(places):
+    from accounts.models import User
+    from cases import services
+
+    admin = User.objects.get(username="admin")
+    case = _resolved_by_chuanfang(places)
+    services.case_reopen(case=case, by=admin)
+    services.case_resolve(case=case, by=admin, note="管理员办结")
+    response = _act("admin", case, "verify", api=True)
+    assert response.status_code == 403, response.content
+
+
+def test_a_deployment_may_turn_the_separation_of_duties_off(places, settings):
+    settings.CASES_SEPARATION_OF_DUTIES = True
+    case = _resolved_by_chuanfang(places)
+    assert _act("chuanfang", case, "verify", api=True).status_code == 403
+    settings.CASES_SEPARATION_OF_DUTIES = False
+    assert _act("chuanfang", case, "verify", api=True).status_code == 200
