@@ -538,8 +538,10 @@ class CaseListCreate(generics.ListAPIView):
             201: OpenApiResponse(CaseSerializer, description="已登记 / registered"),
             200: OpenApiResponse(
                 CaseSerializer,
-                description="重发：同一幂等键的原案件（Idempotent-Replayed: true） / a retry: "
-                "the case of the same Idempotency-Key (Idempotent-Replayed: true)",
+                description="重发：同一幂等键的原案件（Idempotent-Replayed: true）；案件已不在"
+                "您的辖区时只有回执 {id, number} / a retry: the case of the same Idempotency-Key "
+                "(Idempotent-Replayed: true); only the receipt {id, number} once the case has "
+                "left your area",
             ),
             400: OpenApiResponse(CREATE_ERRORS_SCHEMA, description="输入无效 / invalid input"),
             403: OpenApiResponse(
@@ -576,6 +578,13 @@ class CaseListCreate(generics.ListAPIView):
         except services.CaseError as exc:
             return Response({"detail": exc.message, "code": exc.code}, status=409)
         if existing is not None:
+            if not selectors.cases_visible_to(request.user).filter(pk=existing.pk).exists():
+                # The case has left the caller's area (or hands) since: the receipt only.
+                return Response(
+                    {"id": existing.pk, "number": existing.number},
+                    status=status.HTTP_200_OK,
+                    headers={"Idempotent-Replayed": "true"},
+                )
             return self._answer(existing, status.HTTP_200_OK, replay=True)
         serializer = CaseCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)

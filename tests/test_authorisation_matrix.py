@@ -785,6 +785,27 @@ def test_open311_intake_applies_the_source_rule_of_the_keys_account(places):
     assert problems == []
 
 
+# --- issue 14: an Idempotency-Key replay answers only the receipt out of the caller's area ---
+
+
+def test_an_idempotency_replay_out_of_area_answers_only_the_receipt(places):
+    from accounts.models import User
+
+    wangge = User.objects.get(username="wangge")
+    client = _client("wangge")
+    body = _intake("wangge", places)
+    first = _post_case(client, body, HTTP_IDEMPOTENCY_KEY="matrix-replay-1")
+    assert first.status_code == 201
+    again = _post_case(client, body, HTTP_IDEMPOTENCY_KEY="matrix-replay-1")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert "status" in again.json()  # still his: the whole case
+    # His territory is redrawn: the grid of the case is no longer his.
+    wangge.grid_worker.grids.remove(places["A"].grid)
+    receipt = _post_case(client, body, HTTP_IDEMPOTENCY_KEY="matrix-replay-1")
+    assert receipt.status_code == 200 and receipt["Idempotent-Replayed"] == "true"
+    assert receipt.json() == {"id": first.json()["id"], "number": first.json()["number"]}
+
+
 # --- issue 14: separation of duties -------------------------------------------------------
 # Whoever resolved a case, and his handling unit, may not verify it, call it back or close
 # it; the clerk who registered it may not verify it (CASES_SEPARATION_OF_DUTIES, on).
