@@ -14,6 +14,11 @@ unchecked. For each classified route, each demo role (and an anonymous visitor) 
   marker of a record outside the role's area;
 - ``export`` routes: a successful download leaves an audit entry.
 
+Below the matrix, the rules of issue 14, each with a test of its own: a handler sees a
+case only through an active assignment; who may register which sources, how many
+person-visits and whether he may dispatch at once (page, API, Open311); an
+Idempotency-Key replay out of the caller's area; the separation of duties.
+
 The places A-D and the inside/outside pairs of each role: tests/accounts/places.py.
 """
 
