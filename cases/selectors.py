@@ -232,8 +232,8 @@ def user_may(user, action, case):
 def action_refusal(user, action, case):
     """Return why the user may not take the action on a visible case (a Refusal), or None.
 
-    His role decides first (handlers act only on what is actively assigned to them), then
-    the separation of duties (duty_conflict), which binds the system administrator too.
+    The separation of duties first (duty_conflict: it binds the system administrator
+    too), then his role (handlers act only on what is actively assigned to them).
     """
     if not (user.is_authenticated and user.is_active):
         return NOT_YOURS
