@@ -11,6 +11,12 @@ decided here too, by the ``can_*`` functions.
 - Department handler: no area; only the cases dispatched to its department
   (``department_cases_q``) and the records hanging off those cases.
 - System administrator (role admin or superuser): everything.
+
+A handler sees a case through its assignment only while that assignment is active.
+Reassigning, returning or escalating a case supersedes its assignments (inactive), and
+the former handler loses sight of the case, its parties and their phones, unless the case
+lies in his own area. Resolving, verifying, calling back and closing keep the assignment
+active, so a handler keeps the cases he carried to the end: his own history.
 """
 
 from functools import wraps
@@ -130,9 +136,10 @@ def area_q(user, paths):
 def department_cases_q(user, prefix=""):
     """Return the Q of the cases dispatched to the user's department (hook for cases/).
 
-    A case is "dispatched to" a department when one of its assignments, current or past,
-    names a handling unit of that department (cases.Assignment → cases.HandlerUnit).
-    `prefix` is the lookup from the queried model to its case ("case__" for case events).
+    A case is "dispatched to" a department while one of its active assignments names a
+    handling unit of that department (cases.Assignment → cases.HandlerUnit); see the
+    module docstring for why superseded assignments do not count. `prefix` is the lookup
+    from the queried model to its case ("case__" for case events).
     """
     if user.role != Role.DEPARTMENT or not user.department:
         return NOTHING
@@ -141,18 +148,18 @@ def department_cases_q(user, prefix=""):
     except ImportError:  # the dispatch model is not there: no case is dispatched
         return NOTHING
     case_ids = Assignment.objects.filter(
-        unit__kind="department", unit__department=user.department
+        active=True, unit__kind="department", unit__department=user.department
     ).values("case_id")
     return Q(**{f"{prefix}pk__in": case_ids})
 
 
 def worker_cases_q(user, prefix=""):
-    """Return the Q of the cases assigned to the user as a grid worker."""
+    """Return the Q of the cases actively assigned to the user as a grid worker."""
     try:
         from cases.models import Assignment
     except ImportError:
         return NOTHING
-    case_ids = Assignment.objects.filter(worker__user=user).values("case_id")
+    case_ids = Assignment.objects.filter(active=True, worker__user=user).values("case_id")
     return Q(**{f"{prefix}pk__in": case_ids})
 
 

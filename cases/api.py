@@ -19,8 +19,6 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Role
-from accounts.scoping import has_role
 from cases import selectors, services
 from cases.models import (
     Callback,
@@ -37,8 +35,6 @@ from cases.models import (
 from gridmap.api import ErrorSerializer
 from layers import crs as crs_lib
 from layers.api import POINT_PARAMETERS
-
-INTAKE_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.GRID_WORKER)
 
 MESSAGES = {
     "required": "此字段必填 / This field is required.",
@@ -165,11 +161,25 @@ class CaseCreateSerializer(BilingualMixin, serializers.Serializer):
     )
     title = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=120))
     address = bilingual(serializers.CharField(required=False, allow_blank=True, max_length=200))
+    # The bound and who may count more than one are the intake rule's
+    # (selectors.intake_refusal), one rule for the page, this API and Open311.
     visitors = bilingual(
-        serializers.IntegerField(required=False, default=1, min_value=1, max_value=999)
+        serializers.IntegerField(
+            required=False,
+            default=1,
+            min_value=1,
+            help_text="来访人次：仅信访可多于 1，最多 CASES_MAX_VISITORS（默认 100） / "
+            "person-visits: more than 1 for petitions only, at most CASES_MAX_VISITORS "
+            "(100 by default)",
+        )
     )
     parties = PartySerializer(many=True, required=False)
-    auto_dispatch = serializers.BooleanField(required=False, default=False)
+    auto_dispatch = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="登记后立即受理并按规则派遣（仅限可派遣的角色） / accept and dispatch by the "
+        "rules at once (only roles that may dispatch)",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -528,12 +538,16 @@ class CaseListCreate(generics.ListAPIView):
             201: OpenApiResponse(CaseSerializer, description="已登记 / registered"),
             200: OpenApiResponse(
                 CaseSerializer,
-                description="重发：同一幂等键的原案件（Idempotent-Replayed: true） / a retry: "
-                "the case of the same Idempotency-Key (Idempotent-Replayed: true)",
+                description="重发：同一幂等键的原案件（Idempotent-Replayed: true）；案件已不在"
+                "您的辖区时只有回执 {id, number} / a retry: the case of the same Idempotency-Key "
+                "(Idempotent-Replayed: true); only the receipt {id, number} once the case has "
+                "left your area",
             ),
             400: OpenApiResponse(CREATE_ERRORS_SCHEMA, description="输入无效 / invalid input"),
             403: OpenApiResponse(
-                ErrorSerializer, description="您的角色不能登记案件 / your role may not register"
+                ErrorSerializer,
+                description="您的角色不能登记案件、此来源或立即派遣 / your role may not register, "
+                "register this source, or dispatch at once",
             ),
             409: OpenApiResponse(
                 {
@@ -547,7 +561,7 @@ class CaseListCreate(generics.ListAPIView):
         },
     )
     def post(self, request):
-        if not has_role(request.user, *INTAKE_ROLES):
+        if not selectors.may_register(request.user):
             raise PermissionDenied("您的角色不能登记案件 / your role may not register cases")
         key = (request.headers.get("Idempotency-Key") or "").strip()
         if len(key) > 80:
@@ -564,10 +578,27 @@ class CaseListCreate(generics.ListAPIView):
         except services.CaseError as exc:
             return Response({"detail": exc.message, "code": exc.code}, status=409)
         if existing is not None:
+            if not selectors.cases_visible_to(request.user).filter(pk=existing.pk).exists():
+                # The case has left the caller's area (or hands) since: the receipt only.
+                return Response(
+                    {"id": existing.pk, "number": existing.number},
+                    status=status.HTTP_200_OK,
+                    headers={"Idempotent-Replayed": "true"},
+                )
             return self._answer(existing, status.HTTP_200_OK, replay=True)
         serializer = CaseCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        refusal = selectors.intake_refusal(
+            request.user,
+            source=data["source"],
+            visitors=data["visitors"],
+            auto_dispatch=data["auto_dispatch"],
+        )
+        if refusal is not None and refusal.status == 403:
+            raise PermissionDenied(refusal.message)
+        if refusal is not None:
+            raise ValidationError({refusal.field: [refusal.message]})
         try:
             with transaction.atomic():
                 case, created = services.case_register(
@@ -588,6 +619,8 @@ class CaseListCreate(generics.ListAPIView):
                 )
                 if created and data["auto_dispatch"]:
                     services.case_accept(case=case, by=request.user, auto_dispatch=True)
+        except services.NotAllowed as exc:
+            raise PermissionDenied(exc.message) from None
         except services.CaseError as exc:
             if exc.code == "idempotency_conflict":
                 return Response({"detail": exc.message, "code": exc.code}, status=409)
@@ -702,10 +735,9 @@ class CaseAction(APIView):
                 }
             )
         case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
-        if not selectors.user_may(request.user, action, case):
-            raise PermissionDenied(
-                "您无权对此案件执行该操作 / you may not take this action on this case"
-            )
+        refusal = selectors.action_refusal(request.user, action, case)
+        if refusal is not None:
+            raise PermissionDenied(refusal.message)
         serializer = ActionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -714,6 +746,10 @@ class CaseAction(APIView):
         except services.CaseChanged as exc:
             return Response(
                 {"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT
+            )
+        except services.NotAllowed as exc:
+            return Response(
+                {"detail": exc.message, "code": exc.code}, status=status.HTTP_403_FORBIDDEN
             )
         except services.CaseError as exc:
             return Response(

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext as _
 
-from cases import services
+from cases import selectors, services
 from cases.models import Callback, Category, LegalExpert, Source, Urgency
 from gridmap import pii
 from layers import crs as crs_lib
@@ -96,9 +96,9 @@ class IntakeForm(forms.Form):
     description = forms.CharField(
         label=gettext_lazy("Description"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
     )
-    visitors = forms.IntegerField(
-        label=gettext_lazy("Visitors"), min_value=1, max_value=999, initial=1
-    )
+    # More than one person-visit, and how many at most: the intake rule decides
+    # (selectors.intake_refusal), as for the API.
+    visitors = forms.IntegerField(label=gettext_lazy("Visitors"), min_value=1, initial=1)
     # Location: a map click (fills lon/lat in WGS84), typed coordinates with their CRS, or a
     # known rental house.
     lon = forms.CharField(label=gettext_lazy("Longitude / X"), required=False, max_length=30)
@@ -143,6 +143,15 @@ class IntakeForm(forms.Form):
         self.user = user
         for field in self.fields.values():
             field.error_messages["required"] = _("This field is required")
+        if user is not None:
+            # Offer only what the user's role may register and do (selectors.intake_*).
+            sources = selectors.intake_sources(user)
+            self.fields["source"].choices = [
+                (value, label) for value, label in SOURCE_LABELS.items() if value in sources
+            ]
+            if not selectors.may_auto_dispatch(user):
+                del self.fields["auto_dispatch"]
+        self.fields["visitors"].widget.attrs["max"] = selectors.max_visitors()
 
     def clean_rental_house(self):
         code = (self.cleaned_data.get("rental_house") or "").strip()
@@ -198,7 +207,23 @@ class IntakeForm(forms.Form):
             self._party("respondent", "respondent"),
         ]
         data["parties"] = [p for p in parties if p]
+        if self.user is not None and data.get("source") and "visitors" in data:
+            self._check_intake_rule(data)
         return data
+
+    def _check_intake_rule(self, data):
+        if "auto_dispatch" in self.fields:
+            wants = bool(data.get("auto_dispatch"))
+        else:
+            # Not offered to this role: a posted value is a refusal, not silently dropped.
+            name = self.add_prefix("auto_dispatch")
+            wants = forms.CheckboxInput().value_from_datadict(self.data, self.files, name)
+        refusal = selectors.intake_refusal(
+            self.user, source=data["source"], visitors=data["visitors"], auto_dispatch=wants
+        )
+        if refusal is not None:
+            field = refusal.field if refusal.field in self.fields else None
+            self.add_error(field, in_language(refusal.message))
 
 
 class ReasonForm(forms.Form):

@@ -1,21 +1,30 @@
-"""Reads of cases: visibility, routing rules, time limits, the calendar, duplicates."""
+"""Reads of cases: visibility, routing rules, time limits, the calendar, duplicates.
 
+And who may do what with a case: the workflow actions (user_may, with the separation of
+duties) and the intake (intake_refusal: sources, person-visits, auto-dispatch by role).
+"""
+
+from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Role
-from accounts.scoping import scope
+from accounts.scoping import is_system_admin, scope
 from cases import sql
 from cases.models import (
     OPEN_STATUSES,
     Assignment,
     Case,
+    CaseEvent,
     HandlerKind,
     HandlerRole,
     RoutingRule,
+    Source,
+    Status,
     TimeUnit,
     Urgency,
     WorkCalendarDay,
@@ -29,27 +38,18 @@ DUPLICATE_DAYS = 30
 def cases_visible_to(user, queryset=None):
     """Return the cases the user may see.
 
-    Area scoping (accounts.scoping.scope) plus, for department handlers, the cases
-    dispatched to their department, and for grid workers the cases assigned to them even
-    outside their grids.
+    Area scoping (accounts.scoping.scope) decides it all: the area's cases, plus for a
+    grid worker the cases actively assigned to him, and for a department handler only the
+    cases actively assigned to his department. One rule for every page, API, export and
+    reveal; a superseded assignment (reassigned, returned, escalated) shows nothing.
     """
     qs = Case.objects.all() if queryset is None else queryset
     if not (user.is_authenticated and user.is_active):
         return qs.none()
-    visible = scope(user, Case.objects.all()).values("pk")
-    extra = None
-    if user.role == Role.DEPARTMENT and user.department:
-        extra = Assignment.objects.filter(
-            unit__kind=HandlerKind.DEPARTMENT, unit__department=user.department
-        ).values("case_id")
-    elif user.role == Role.GRID_WORKER:
-        extra = Assignment.objects.filter(worker__user=user).values("case_id")
-    if extra is None:
-        # The area filter on the rows themselves, not "id IN (the visible ids)": for a
-        # whole-district role that is no filter at all instead of a semi-join of the
-        # table with itself (the wall map's KPIs: 1.7 s on 500,000 cases).
-        return scope(user, qs)
-    return qs.filter(Q(pk__in=visible) | Q(pk__in=extra))
+    # The filter on the rows themselves, not "id IN (the visible ids)": for a
+    # whole-district role that is no filter at all instead of a semi-join of the table
+    # with itself (the wall map's KPIs: 1.7 s on 500,000 cases).
+    return scope(user, qs)
 
 
 def assigned_to(user, queryset=None):
@@ -209,18 +209,217 @@ USER_ACTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a user may not do something: 403 (he may not) or 400 (the value makes no sense)."""
+
+    status: int
+    code: str
+    message: str  # "中文 / English"
+    field: str = ""
+
+
+NOT_YOURS = Refusal(
+    403, "not_allowed", "您无权对此案件执行该操作 / you may not take this action on this case"
+)
+
+
 def user_may(user, action, case):
-    """Return True when the user's role lets him take the action on a visible case."""
+    """Return True when the user may take the action on a visible case."""
+    return action_refusal(user, action, case) is None
+
+
+def action_refusal(user, action, case):
+    """Return why the user may not take the action on a visible case (a Refusal), or None.
+
+    The separation of duties first (duty_conflict: it binds the system administrator
+    too), then his role (handlers act only on what is actively assigned to them).
+    """
+    if not (user.is_authenticated and user.is_active):
+        return NOT_YOURS
+    conflict = duty_conflict(user, action, case)
+    if conflict is not None:
+        return conflict
+    if user.is_superuser:
+        return None
+    if action == "merge" and case.status == Status.REGISTERED and case.created_by_id == user.pk:
+        # The intake's duplicate step: whoever registers a report may link it at once to
+        # the original case it repeats (a grid worker too).
+        return None
+    allowed = USER_ACTIONS.get(user.role, set())
+    if allowed is None:
+        return None
+    if action not in allowed:
+        return NOT_YOURS
+    return None if assignments_of(user).filter(case=case).exists() else NOT_YOURS
+
+
+# --- separation of duties (办结与核查分离) ----------------------------------------------------
+
+# Actions that check the work of whoever resolved the case, and of the registering clerk.
+CHECKS_OF_RESOLVER = frozenset({"verify", "callback", "close"})
+CHECKS_OF_REGISTRAR = frozenset({"verify"})
+RESOLVER_CONFLICT = Refusal(
+    403,
+    "separation_of_duties",
+    "办结人及其承办单位不能核查、回访或结案本案，请由其他人员办理 / whoever resolved the "
+    "case, and his handling unit, may not verify it, call it back or close it: someone "
+    "else must",
+)
+REGISTRAR_CONFLICT = Refusal(
+    403,
+    "separation_of_duties",
+    "登记人不能核查自己登记的案件，请由其他人员核查 / whoever registered the case may not "
+    "verify it: someone else must",
+)
+
+
+def separation_of_duties():
+    """Return True when the deployment separates duties (CASES_SEPARATION_OF_DUTIES)."""
+    return bool(getattr(settings, "CASES_SEPARATION_OF_DUTIES", True))
+
+
+def duty_conflict(user, action, case):
+    """Return the Refusal when the action would let one person check his own work, or None.
+
+    One person must not manufacture a closure, an on-time rate or a satisfaction figure:
+    the user who resolved the case, or who answers for its lead handler (the grid worker
+    himself, a member of the department, community or street unit), may not verify it,
+    call it back or close it; the clerk who registered it may not verify it.
+    """
+    if not separation_of_duties():
+        return None
+    if action in CHECKS_OF_REGISTRAR and case.created_by_id == user.pk:
+        return REGISTRAR_CONFLICT
+    if action in CHECKS_OF_RESOLVER:
+        if resolved_by(case) == user.pk:
+            return RESOLVER_CONFLICT
+        if assignments_of(user).filter(case=case, role=HandlerRole.LEAD).exists():
+            return RESOLVER_CONFLICT
+    return None
+
+
+def resolved_by(case):
+    """Return the id of the user who last resolved the case (None if nobody did)."""
+    return (
+        CaseEvent.objects.filter(case=case, action="resolve")
+        .order_by("-at", "-id")
+        .values_list("actor_id", flat=True)
+        .first()
+    )
+
+
+# --- who may register what (一窗受理) ------------------------------------------------------
+
+# What reaches a desk (the one window of a district, street or community centre, and the
+# command centre): 110 diversions, petition visits and letters, disputes brought in,
+# 12345 hotline tickets and reports from the self-service kiosks.
+DESK_SOURCES = (
+    Source.POLICE_110,
+    Source.PETITION,
+    Source.DISPUTE,
+    Source.HOTLINE_12345,
+    Source.SELF_SERVICE,
+)
+# The sources each role may register. A grid worker reports what he finds on patrol;
+# a 110 call or a petition never reaches him first, and counting his reports as such
+# would skew the pilot's figures. Departments and analysts register nothing.
+INTAKE_SOURCES = {
+    Role.INTAKE: DESK_SOURCES,
+    Role.DISTRICT: DESK_SOURCES,
+    Role.STREET: DESK_SOURCES,
+    Role.COMMUNITY: DESK_SOURCES,
+    Role.ADMIN: DESK_SOURCES,
+    Role.GRID_WORKER: (Source.PATROL,),
+}
+# Person-visits (人次) are counted for petition visits only; every other report is one.
+MULTI_VISITOR_SOURCES = (Source.PETITION,)
+
+
+def max_visitors():
+    """Return the most person-visits one petition may record (CASES_MAX_VISITORS)."""
+    return int(getattr(settings, "CASES_MAX_VISITORS", 100))
+
+
+def intake_sources(user):
+    """Return the sources the user may register cases from (none: he may not register)."""
+    if not (user.is_authenticated and user.is_active):
+        return ()
+    if is_system_admin(user):
+        return INTAKE_SOURCES[Role.ADMIN]
+    return INTAKE_SOURCES.get(user.role, ())
+
+
+def may_register(user):
+    return bool(intake_sources(user))
+
+
+def may_auto_dispatch(user):
+    """Return True when the user may accept and dispatch a case he registers (受理并派遣)."""
     if not (user.is_authenticated and user.is_active):
         return False
     if user.is_superuser:
         return True
     allowed = USER_ACTIONS.get(user.role, set())
-    if allowed is None:
-        return True
-    if action not in allowed:
-        return False
-    return assignments_of(user).filter(case=case).exists()
+    return allowed is None or {"accept", "dispatch"} <= allowed
+
+
+def _both(label):
+    """Return a translatable label in Chinese and in English: (zh, en)."""
+    with translation.override("zh-hans"):
+        zh = str(label)
+    with translation.override("en"):
+        en = str(label)
+    return zh, en
+
+
+def intake_refusal(user, *, source, visitors=1, auto_dispatch=False):
+    """Return why the user may not register this intake (a Refusal), or None.
+
+    The one rule of the intake page, the case API, Open311 and case_register: who may
+    register at all, from which source, how many person-visits, and whether he may
+    accept and dispatch it at once.
+    """
+    allowed = intake_sources(user)
+    if not allowed:
+        return Refusal(
+            403, "not_allowed", "您的角色不能登记案件 / your role may not register cases"
+        )
+    if source not in allowed:
+        zh, en = _both(Source(source).label) if source in Source.values else (source, source)
+        yours_zh = "、".join(f"{_both(Source(s).label)[0]}（{s}）" for s in allowed)
+        return Refusal(
+            403,
+            "source_not_allowed",
+            f"您的角色不能登记来源为“{zh}”的案件，可登记：{yours_zh} / your role may not "
+            f"register cases from the source {source} ({en}); yours: {', '.join(allowed)}",
+            "source",
+        )
+    limit = max_visitors()
+    if visitors is None or visitors < 1 or visitors > limit:
+        return Refusal(
+            400,
+            "visitors",
+            f"来访人次应在 1 到 {limit} 之间 / person-visits must be between 1 and {limit}",
+            "visitors",
+        )
+    if visitors > 1 and source not in MULTI_VISITOR_SOURCES:
+        return Refusal(
+            400,
+            "visitors",
+            "只有信访来访才按人次登记多人，其他来源记 1 人次 / only petition visits count more "
+            "than one person-visit; other sources count one",
+            "visitors",
+        )
+    if auto_dispatch and not may_auto_dispatch(user):
+        return Refusal(
+            403,
+            "auto_dispatch_not_allowed",
+            "您的角色不能受理和派遣案件，案件登记后由指挥中心或受理窗口派遣 / your role may not "
+            "accept and dispatch cases: the command centre or an intake desk dispatches them",
+            "auto_dispatch",
+        )
+    return None
 
 
 def actions_for(user, case):
@@ -231,7 +430,10 @@ def actions_for(user, case):
 
 
 def notifications_for(user, unread_only=False):
-    qs = user.notifications.select_related("case")
+    """Return the user's in-app reminders about cases he may still see (or no case)."""
+    visible = cases_visible_to(user).values("pk")
+    qs = user.notifications.filter(Q(case__isnull=True) | Q(case__in=visible))
+    qs = qs.select_related("case")
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     return qs

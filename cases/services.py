@@ -62,6 +62,12 @@ class CaseChanged(CaseError):
     code = "case_changed"
 
 
+class NotAllowed(CaseError):
+    """The caller may not do this (his role, or the separation of duties): a 403."""
+
+    code = "not_allowed"
+
+
 # --- the state machine -------------------------------------------------------------------
 
 S = Status
@@ -138,8 +144,8 @@ def _illegal(action, status):
     )
 
 
-def _lock(case, action, version):
-    """Return the case locked for update, after the version and state checks."""
+def _lock(case, action, version, by=None):
+    """Return the case locked for update, after the version, state and permission checks."""
     locked = Case.objects.select_for_update().get(pk=case.pk)
     expected = case.version if version is None else int(version)
     if locked.version != expected:
@@ -150,7 +156,22 @@ def _lock(case, action, version):
         )
     if locked.status not in TRANSITIONS[action]:
         raise _illegal(action, locked.status)
+    _authorise(by, action, locked)
     return locked
+
+
+def _authorise(by, action, case):
+    """Refuse an action the user may not take (what the pages and the API check first).
+
+    Defence in depth: a caller that forgets selectors.user_may still cannot let a grid
+    worker dispatch, or the person who resolved a case verify it. Without a user (the
+    periodic job, imports) there is nobody to check.
+    """
+    if by is None or not by.is_authenticated:
+        return
+    refusal = selectors.action_refusal(by, action, case)
+    if refusal is not None:
+        raise NotAllowed(refusal.message, code=refusal.code)
 
 
 def _event(case, action, frm, to, by, note="", at=None):
@@ -380,6 +401,11 @@ def case_register(
     existing = None if key_checked else case_for_retry(idempotency_key, by)
     if existing is not None:
         return existing, False
+    if by is not None and by.is_authenticated:
+        refusal = selectors.intake_refusal(by, source=source, visitors=visitors)
+        if refusal is not None:
+            error = NotAllowed if refusal.status == 403 else CaseError
+            raise error(refusal.message, code=refusal.code)
     description = (description or "").strip()
     if not description:
         raise CaseError("请填写情况描述 / a description is required", code="description")
@@ -459,9 +485,10 @@ def _attach(case, upload, content_type, by, at):
 def case_accept(*, case, by, note="", version=None, auto_dispatch=False):
     """Accept a registered case (受理); with auto_dispatch, dispatch it by the rules too."""
     with transaction.atomic():
-        locked = _lock(case, "accept", version)
+        locked = _lock(case, "accept", version, by)
         _move(locked, "accept", by, note)
         if auto_dispatch:
+            _authorise(by, "dispatch", locked)
             try:
                 with transaction.atomic():
                     _dispatch(locked, by, handler=None, assists=(), note="")
@@ -475,7 +502,7 @@ def case_refuse(*, case, by, reason, version=None):
     """Refuse a registered case (不予受理), giving the reason."""
     reason = _need_reason(reason, "不予受理的理由", "a reason")
     with transaction.atomic():
-        locked = _lock(case, "refuse", version)
+        locked = _lock(case, "refuse", version, by)
         _move(locked, "refuse", by, reason)
     return _sync(case, locked)
 
@@ -488,7 +515,7 @@ def case_dispatch(*, case, by, handler=None, assists=(), note="", version=None):
     down.
     """
     with transaction.atomic():
-        locked = _lock(case, "dispatch", version)
+        locked = _lock(case, "dispatch", version, by)
         _dispatch(locked, by, handler=handler, assists=assists, note=note)
     return _sync(case, locked)
 
@@ -620,7 +647,7 @@ def street_centre(street):
 def case_start(*, case, by, note="", version=None):
     """Start handling a dispatched case (开始处置; the grid worker's 接单)."""
     with transaction.atomic():
-        locked = _lock(case, "start", version)
+        locked = _lock(case, "start", version, by)
         _move(locked, "start", by, note)
     return _sync(case, locked)
 
@@ -628,7 +655,7 @@ def case_start(*, case, by, note="", version=None):
 def case_resolve(*, case, by, note="", version=None):
     """Report a case resolved (办结), recording the level that resolved it."""
     with transaction.atomic():
-        locked = _lock(case, "resolve", version)
+        locked = _lock(case, "resolve", version, by)
         locked.resolved_at = timezone.now()
         locked.resolved_level = locked.level
         _move(locked, "resolve", by, note, at=locked.resolved_at)
@@ -638,7 +665,7 @@ def case_resolve(*, case, by, note="", version=None):
 def case_verify(*, case, by, note="", version=None):
     """Confirm on the spot that a resolved case is settled (核查)."""
     with transaction.atomic():
-        locked = _lock(case, "verify", version)
+        locked = _lock(case, "verify", version, by)
         _move(locked, "verify", by, note)
     return _sync(case, locked)
 
@@ -652,7 +679,7 @@ def case_callback(*, case, by, rating, note="", version=None):
             code="rating",
         )
     with transaction.atomic():
-        locked = _lock(case, "callback", version)
+        locked = _lock(case, "callback", version, by)
         now = timezone.now()
         Callback.objects.create(
             case=locked,
@@ -671,7 +698,7 @@ def case_callback(*, case, by, rating, note="", version=None):
 def case_close(*, case, by, note="", version=None):
     """Close a called-back case (结案)."""
     with transaction.atomic():
-        locked = _lock(case, "close", version)
+        locked = _lock(case, "close", version, by)
         locked.closed_at = timezone.now()
         _move(locked, "close", by, note, at=locked.closed_at)
     return _sync(case, locked)
@@ -681,7 +708,7 @@ def case_return(*, case, by, reason, version=None):
     """Give a dispatched case back to the dispatcher (退回), with the reason."""
     reason = _need_reason(reason, "退回理由", "a reason")
     with transaction.atomic():
-        locked = _lock(case, "return", version)
+        locked = _lock(case, "return", version, by)
         locked.assignments.filter(active=True).update(active=False)
         _move(locked, "return", by, reason)
     return _sync(case, locked)
@@ -690,7 +717,7 @@ def case_return(*, case, by, reason, version=None):
 def case_reopen(*, case, by, note="", version=None):
     """Reopen a case (重办) for its handler, with a fresh time limit for the stage."""
     with transaction.atomic():
-        locked = _lock(case, "reopen", version)
+        locked = _lock(case, "reopen", version, by)
         _reopen(locked, by, note)
     return _sync(case, locked)
 
@@ -708,7 +735,7 @@ def case_escalate(*, case, by, note="", version=None, now=None):
     The new level gets a fresh time limit for its stage, from `now`.
     """
     with transaction.atomic():
-        locked = _lock(case, "escalate", version)
+        locked = _lock(case, "escalate", version, by)
         index = LEVEL_ORDER.index(locked.level)
         if index + 1 >= len(LEVEL_ORDER):
             raise IllegalAction(
@@ -728,7 +755,7 @@ def case_merge(*, case, into, by, note="", version=None):
     if into.pk == case.pk:
         raise CaseError("不能与自身合并 / a case cannot be merged into itself", code="merge_self")
     with transaction.atomic():
-        locked = _lock(case, "merge", version)
+        locked = _lock(case, "merge", version, by)
         original = Case.objects.select_for_update().get(pk=into.pk)
         if original.status not in OPEN_STATUSES:
             raise CaseError(

@@ -24,7 +24,6 @@ from cases.models import (
     Status,
 )
 
-INTAKE_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.GRID_WORKER)
 DESK_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY)
 
 
@@ -106,7 +105,7 @@ def case_list(request):
         "tab": tab,
         "tabs": [(k, v[0]) for k, v in LIST_TABS.items()],
         "q": q,
-        "can_register": has_role(request.user, *INTAKE_ROLES),
+        "can_register": selectors.may_register(request.user),
         "now": timezone.now(),
         "petitions": selectors.petition_counts(selectors.cases_visible_to(request.user)),
     }
@@ -119,7 +118,7 @@ def case_list(request):
 @login_required
 def case_new(request):
     """One-window intake: the form, the duplicate check, then register (or merge)."""
-    if not has_role(request.user, *INTAKE_ROLES):
+    if not selectors.may_register(request.user):
         raise PermissionDenied("您的角色不能登记案件 / your role may not register cases")
     duplicates = []
     if request.method == "POST":
@@ -225,7 +224,8 @@ def _register(request, data, original):
                 % {"number": case.number, "original": original.number},
             )
             return original
-        if data.get("auto_dispatch") and has_role(request.user, *DESK_ROLES):
+        # Offered only to roles that may dispatch (the form refuses it from any other).
+        if data.get("auto_dispatch"):
             services.case_accept(case=case, by=request.user, auto_dispatch=True)
     if case.grid_id is None:
         messages.warning(
@@ -322,8 +322,9 @@ def case_action(request, pk, action):
     if action not in services.ACTION_FUNCTIONS:
         raise Http404("未知操作 / unknown action")
     case = _visible_case(request, pk)
-    if not selectors.user_may(request.user, action, case):
-        raise PermissionDenied("您无权执行该操作 / you may not take this action")
+    refusal = selectors.action_refusal(request.user, action, case)
+    if refusal is not None:
+        raise PermissionDenied(refusal.message)
     form = forms.action_form(action, request.POST, case=case)
     back = request.POST.get("next") or reverse("cases:detail", args=[case.pk])
     if not back.startswith("/") or back.startswith("//"):

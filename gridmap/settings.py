@@ -16,6 +16,8 @@ Environment variables:
     BASEMAP            none (default), local, tianditu or osm; see gridmap/maps.py
     TIANDITU_KEY       key for the Tianditu basemap
     GRIDMAP_TEST_DB    name of the throwaway test database (default test_gridmap)
+    CASES_SEPARATION_OF_DUTIES  "0" to let one person resolve and verify (default on)
+    CASES_MAX_VISITORS          most person-visits of one petition (default 100)
 """
 
 import base64
@@ -241,6 +243,13 @@ LOGIN_LOCK_SECONDS = int(os.environ.get("LOGIN_LOCK_SECONDS", 15 * 60))
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none, trust
 # REMOTE_ADDR only). Used for the client address of the throttle and the audit log.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0))
+
+# Separation of duties (cases.selectors.duty_conflict): whoever resolved a case, and his
+# handling unit, may not verify, call back or close it; its registering clerk may not
+# verify it. On unless a deployment too small to staff it turns it off ("0").
+CASES_SEPARATION_OF_DUTIES = env_bool("CASES_SEPARATION_OF_DUTIES", True)
+# The most person-visits (人次) one petition may record (cases.selectors.intake_refusal).
+CASES_MAX_VISITORS = int(os.environ.get("CASES_MAX_VISITORS", 100))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

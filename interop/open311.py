@@ -43,8 +43,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts import services as account_services
-from accounts.models import Role
-from accounts.scoping import has_role, scope
+from accounts.scoping import scope
 from cases import selectors, services
 from cases.models import (
     Assignment,
@@ -66,7 +65,6 @@ CHANGESET_DATE = "2026-11-28"
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
 MAX_DESCRIPTION = 4000
-INTAKE_ROLES = (Role.INTAKE, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.GRID_WORKER)
 
 URGENCY_NAMES = {
     Urgency.NORMAL: "一般 / normal",
@@ -587,7 +585,7 @@ def _post_request(request, fmt):
     data = _post_data(request)
     _check_jurisdiction(request, data)
     user = _caller(request, "cases:create", data)
-    if not has_role(user, *INTAKE_ROLES):
+    if not selectors.may_register(user):
         raise Open311Error(
             403, "此 api_key 的账号不能登记案件 / this api_key's account may not submit requests"
         )
@@ -617,6 +615,10 @@ def _post_request(request, fmt):
             f"source 应为 {', '.join(Source.values)} / source must be one of "
             f"{', '.join(Source.values)}"
         )
+    # The intake rule of every channel: which sources the key's account may register.
+    refusal = selectors.intake_refusal(user, source=source)
+    if refusal is not None:
+        raise Open311Error(refusal.status, refusal.message)
     _check_email(data)
     key = (request.headers.get("Idempotency-Key") or "").strip()
     if len(key) > 80:

@@ -14,6 +14,11 @@ unchecked. For each classified route, each demo role (and an anonymous visitor) 
   marker of a record outside the role's area;
 - ``export`` routes: a successful download leaves an audit entry.
 
+Below the matrix, the rules of issue 14, each with a test of its own: a handler sees a
+case only through an active assignment; who may register which sources, how many
+person-visits and whether he may dispatch at once (page, API, Open311); an
+Idempotency-Key replay out of the caller's area; the separation of duties.
+
 The places A-D and the inside/outside pairs of each role: tests/accounts/places.py.
 """
 
@@ -433,3 +438,488 @@ def test_locate_shows_workers_only_in_area(places, username, client):
         assert body["workers_visible"] is visible, place
         if not visible:
             assert body["workers"] == []
+
+
+# --- issue 14: a handler sees a case only through an active assignment --------------------
+# Reassigning, returning or escalating a case supersedes its assignments: the former
+# handler loses sight of it everywhere (pages, phone page, APIs, map, export, reveal,
+# reminders), unless it lies in his own area. A case he carried to the end stays his.
+
+
+def _one_case_urls(case, attachment):
+    """Return {label: url} of every route that shows one case or a record of it."""
+    return {
+        "case page": reverse("cases:detail", args=[case.pk]),
+        "phone page": reverse("cases:mobile-case", args=[case.pk]),
+        "API": reverse("cases:api-case", args=[case.pk]),
+        "map popup": reverse("map-case", args=[case.pk]),
+        "Open311": reverse(
+            "interop:open311-request", kwargs={"request_id": case.number, "fmt": "json"}
+        ),
+        "OGC API": reverse(
+            "interop:ogc-item", kwargs={"collection_id": "cases", "feature_id": case.pk}
+        ),
+        "attachment": reverse("cases:attachment", args=[attachment.pk]),
+    }
+
+
+def _list_urls(case):
+    """Return {label: (url, query)} of the lists that would name the case."""
+    p = case.location
+    bbox = f"{p.x - 0.0005},{p.y - 0.0005},{p.x + 0.0005},{p.y + 0.0005}"
+    return {
+        "case list": (reverse("cases:list"), {"tab": "all"}),
+        "phone list": (reverse("cases:mobile"), {}),
+        "API list": (reverse("cases:api-cases"), {}),
+        "Open311 list": (
+            reverse("interop:open311-requests", kwargs={"fmt": "json"}),
+            {"service_code": case.category.code},
+        ),
+        "OGC items": (
+            reverse("interop:ogc-items", kwargs={"collection_id": "cases"}),
+            {"bbox": bbox, "limit": 1000},
+        ),
+        "export": (reverse("layers:export"), {"layer": "cases", "format": "csv"}),
+        "reminders": (reverse("cases:notifications"), {}),
+    }
+
+
+def _sees(client, case, attachment):
+    """Return {label: True if the route shows the case} for one user's client."""
+    seen = {}
+    for label, url in _one_case_urls(case, attachment).items():
+        status = client.get(url).status_code
+        assert status < 500, (label, status)
+        seen[label] = status == 200
+    for label, (url, query) in _list_urls(case).items():
+        response = client.get(url, query)
+        assert response.status_code < 500, (label, response.status_code)
+        seen[label] = case.number.encode() in _body(response)
+    return seen
+
+
+def _dispatched_to(case, handler, by):
+    """Put the case in hand of `handler` (a GridWorker or HandlerUnit), as a dispatcher would."""
+    from cases import services
+    from cases.models import Case
+
+    Case.objects.filter(pk=case.pk).update(status="accepted")
+    case.refresh_from_db()
+    services.case_dispatch(case=case, by=by, handler=handler)
+    case.refresh_from_db()
+    return case
+
+
+def _supersede(how, case, by, other):
+    from cases import services
+
+    if how == "reassigned":
+        services.case_dispatch(case=case, by=by, handler=other)
+    elif how == "returned":
+        services.case_return(case=case, by=by, reason="不属于本网格 / not my grid")
+    else:
+        services.case_escalate(case=case, by=by)
+    case.refresh_from_db()
+
+
+@pytest.mark.parametrize("how", ["reassigned", "returned", "escalated"])
+def test_a_grid_worker_loses_a_case_once_his_assignment_is_superseded(places, media, how):
+    from accounts.models import User
+    from cases.models import Notification
+
+    wangge = User.objects.get(username="wangge")
+    zhihui = User.objects.get(username="zhihui")
+    place = places["B"]  # a Chuanfang grid outside his territory
+    case = _dispatched_to(place.objects["cases.case"], wangge.grid_worker, zhihui)
+    Notification.objects.create(
+        user=wangge, case=case, message=f"案件 {case.number} 即将超期", created_at=case.reported_at
+    )
+    attachment, party = place.objects["cases.attachment"], place.objects["cases.party"]
+    client = Client()
+    client.force_login(wangge)
+    reveal = reverse("accounts:reveal", kwargs={"kind": "party", "pk": party.pk})
+    before = _sees(client, case, attachment)
+    assert all(before.values()), f"assigned to him, yet hidden: {before}"
+    assert client.post(reveal, {"reason": "回访当事人 call back"}).status_code == 200
+
+    _supersede(how, case, zhihui, other=place.objects["layers.gridworker"])
+    assert not case.assignments.filter(active=True, worker=wangge.grid_worker).exists()
+    after = _sees(client, case, attachment)
+    assert not any(after.values()), f"{how}, yet still shown: {after}"
+    assert client.post(reveal, {"reason": "回访当事人 call back"}).status_code == 404
+
+
+def test_a_department_loses_a_case_reassigned_to_another_unit(places, media):
+    from accounts.models import User
+    from cases import services
+
+    renshe = User.objects.get(username="renshe")
+    zhihui = User.objects.get(username="zhihui")
+    place = places["A"]  # its case is dispatched to the labour department (places.py)
+    case = place.objects["cases.case"]
+    client = Client()
+    client.force_login(renshe)
+    before = _sees(client, case, place.objects["cases.attachment"])
+    for label in ("case page", "API", "attachment", "case list", "API list"):
+        assert before[label], f"dispatched to labour, yet hidden: {label}"
+    case = _dispatched_to(case, services.community_mediation(case.community), zhihui)
+    after = _sees(client, case, place.objects["cases.attachment"])
+    assert not any(after.values()), f"reassigned, yet still shown: {after}"
+
+
+def test_a_handler_keeps_the_cases_he_carried_to_the_end_and_no_other(places, media):
+    """Resolving and closing keep the assignment: his own history stays visible."""
+    from accounts.models import User
+    from cases import services
+    from tests.accounts.places import make_case
+
+    wangge = User.objects.get(username="wangge")
+    zhihui = User.objects.get(username="zhihui")
+    place = places["B"]
+    carried = _dispatched_to(place.objects["cases.case"], wangge.grid_worker, zhihui)
+    services.case_start(case=carried, by=wangge)
+    services.case_resolve(case=carried, by=wangge, note="已处理")
+    services.case_verify(case=carried, by=zhihui)
+    services.case_callback(case=carried, by=zhihui, rating="satisfied")
+    services.case_close(case=carried, by=zhihui)
+    taken = _dispatched_to(make_case(place.point, "B"), wangge.grid_worker, zhihui)
+    _supersede("reassigned", taken, zhihui, other=place.objects["layers.gridworker"])
+    client = Client()
+    client.force_login(wangge)
+    for case, visible in ((carried, True), (taken, False)):
+        for name in ("cases:detail", "cases:api-case"):
+            status = client.get(reverse(name, args=[case.pk])).status_code
+            assert (status == 200) is visible, (case.status, name, status)
+
+
+# --- issue 14: who may register what, and dispatch it at once --------------------------------
+# The rules, stated here on their own (not read from the code under test):
+# - the desks (intake clerk, district command centre, street and community centres, and
+#   the system administrator) register 110 diversions, petitions, disputes, 12345 hotline
+#   tickets and self-service reports; a grid worker registers his patrol reports only;
+#   departments and analysts register nothing;
+# - more than one person-visit only for a petition, and at most 100;
+# - only the roles that accept and dispatch may ask for it at once (auto_dispatch).
+
+DESK_SOURCES = {"police_110", "petition", "dispute", "hotline_12345", "self_service"}
+SOURCES_OF = {
+    "admin": DESK_SOURCES,
+    "zhihui": DESK_SOURCES,
+    "shouli": DESK_SOURCES,
+    "majie": DESK_SOURCES,
+    "chuanfang": DESK_SOURCES,
+    "wangge": {"patrol"},
+    "renshe": set(),
+    "fenxi": set(),
+}
+DISPATCHERS = {"admin", "zhihui", "shouli", "majie", "chuanfang"}
+
+
+def _intake(username, places, **fields):
+    """Return the body of an intake at the role's own place."""
+    point = places[INSIDE_OUTSIDE[username][0]].point
+    body = {
+        "source": "patrol" if username == "wangge" else "dispute",
+        "category": "wage",
+        "description": "矩阵测试 matrix intake",
+        "location": {"type": "Point", "coordinates": [point.x, point.y]},
+    }
+    body.update(fields)
+    return body
+
+
+def _post_case(client, body, **headers):
+    return client.post(reverse("cases:api-cases"), body, content_type="application/json", **headers)
+
+
+def _written():
+    from cases.models import Case, CaseEvent
+
+    return Case.objects.count(), CaseEvent.objects.count()
+
+
+def _client(username):
+    from accounts.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    return client
+
+
+def _bilingual_refusal(response):
+    text = str(response.json())
+    return " / " in text and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_api_intake_dispatches_at_once_only_for_roles_that_dispatch(places):
+    problems = []
+    for username in ROLES:
+        client = _client(username)
+        before = _written()
+        response = _post_case(client, _intake(username, places, auto_dispatch=True))
+        if username in DISPATCHERS:
+            if response.status_code != 201 or response.json()["status"] != "dispatched":
+                problems.append(f"{username}: {response.status_code}, expected dispatched")
+            continue
+        if response.status_code != 403 or not _bilingual_refusal(response):
+            problems.append(f"{username}: {response.status_code}, expected a bilingual 403")
+        if _written() != before:
+            problems.append(f"{username}: a refused intake wrote rows")
+    assert problems == []
+
+
+def test_api_intake_sources_by_role(places):
+    from cases.models import Source
+
+    problems = []
+    for username in ROLES:
+        client = _client(username)
+        for source in Source.values:
+            before = _written()
+            response = _post_case(client, _intake(username, places, source=source))
+            if source in SOURCES_OF[username]:
+                if response.status_code != 201:
+                    problems.append(f"{username} {source}: {response.status_code}, expected 201")
+                continue
+            if response.status_code != 403 or not _bilingual_refusal(response):
+                problems.append(f"{username} {source}: {response.status_code}, expected 403")
+            if _written() != before:
+                problems.append(f"{username} {source}: a refused intake wrote rows")
+    assert problems == []
+
+
+def test_api_intake_person_visits_only_for_petitions_and_bounded(places):
+    cases = [
+        ("shouli", "petition", 5, 201),
+        ("chuanfang", "petition", 100, 201),
+        ("shouli", "petition", 101, 400),
+        ("zhihui", "petition", 999, 400),
+        ("shouli", "police_110", 5, 400),
+        ("majie", "dispute", 2, 400),
+        ("wangge", "patrol", 999, 400),
+        ("wangge", "patrol", 2, 400),
+    ]
+    problems = []
+    for username, source, visitors, expected in cases:
+        before = _written()
+        body = _intake(username, places, source=source, visitors=visitors)
+        response = _post_case(_client(username), body)
+        if response.status_code != expected:
+            problems.append(f"{username} {source} ×{visitors}: {response.status_code}")
+        elif expected == 400:
+            if "visitors" not in response.json() or not _bilingual_refusal(response):
+                problems.append(f"{username} {source} ×{visitors}: no clear message")
+            if _written() != before:
+                problems.append(f"{username} {source} ×{visitors}: wrote rows")
+    assert problems == []
+
+
+def _intake_form(place, **fields):
+    from cases.models import Category
+
+    point = place.point
+    return {
+        "source": "patrol",
+        "category": Category.objects.get(code="wage").pk,
+        "urgency": "normal",
+        "description": "矩阵测试 matrix intake",
+        "visitors": 1,
+        "lon": f"{point.x:.7f}",
+        "lat": f"{point.y:.7f}",
+        "crs": "wgs84",
+        "confirm": "1",
+        **fields,
+    }
+
+
+def test_intake_page_applies_the_same_rule(places):
+    checks = [
+        # (user, form fields, allowed)
+        ("wangge", {}, True),
+        ("wangge", {"source": "police_110"}, False),
+        ("wangge", {"visitors": 999}, False),
+        ("wangge", {"auto_dispatch": "on"}, False),
+        ("shouli", {"source": "patrol"}, False),
+        ("shouli", {"source": "dispute", "visitors": 3}, False),
+        ("shouli", {"source": "petition", "visitors": 3, "auto_dispatch": "on"}, True),
+    ]
+    problems = []
+    for username, fields, allowed in checks:
+        client = _client(username)
+        before = _written()
+        place = places[INSIDE_OUTSIDE[username][0]]
+        response = client.post(reverse("cases:new"), _intake_form(place, **fields))
+        written = _written() != before
+        if allowed and (response.status_code != 302 or not written):
+            problems.append(f"{username} {fields}: {response.status_code}, expected registered")
+        if not allowed and (response.status_code != 200 or written):
+            problems.append(f"{username} {fields}: {response.status_code}, expected a form error")
+    assert problems == []
+
+
+def test_open311_intake_applies_the_source_rule_of_the_keys_account(places):
+    from accounts.models import User
+    from accounts.services import issue_api_token
+    from cases.models import Category
+
+    def key(username):
+        user = User.objects.get(username=username)
+        return issue_api_token(name=f"o311 {username}", user=user, scopes=["cases:create"])[1]
+
+    code = Category.objects.get(code="wage").code
+    checks = [
+        ("shouli", None, 201),  # the hotline's default source: 12345
+        ("shouli", "patrol", 403),
+        ("wangge", None, 403),
+        ("wangge", "police_110", 403),
+        ("wangge", "patrol", 201),
+    ]
+    problems = []
+    for username, source, expected in checks:
+        point = places[INSIDE_OUTSIDE[username][0]].point
+        data = {"api_key": key(username), "service_code": code, "description": "矩阵测试"}
+        data.update({"lat": f"{point.y:.6f}", "long": f"{point.x:.6f}"})
+        if source:
+            data["source"] = source
+        before = _written()
+        response = Client().post("/open311/v2/requests.json", data)
+        if response.status_code != expected:
+            problems.append(f"{username} {source}: {response.status_code}, expected {expected}")
+        if expected == 403 and _written() != before:
+            problems.append(f"{username} {source}: wrote rows")
+    assert problems == []
+
+
+# --- issue 14: an Idempotency-Key replay answers only the receipt out of the caller's area ---
+
+
+def test_an_idempotency_replay_out_of_area_answers_only_the_receipt(places):
+    from accounts.models import User
+
+    wangge = User.objects.get(username="wangge")
+    client = _client("wangge")
+    body = _intake("wangge", places)
+    first = _post_case(client, body, HTTP_IDEMPOTENCY_KEY="matrix-replay-1")
+    assert first.status_code == 201
+    again = _post_case(client, body, HTTP_IDEMPOTENCY_KEY="matrix-replay-1")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert "status" in again.json()  # still his: the whole case
+    # His territory is redrawn: the grid of the case is no longer his.
+    wangge.grid_worker.grids.remove(places["A"].grid)
+    receipt = _post_case(client, body, HTTP_IDEMPOTENCY_KEY="matrix-replay-1")
+    assert receipt.status_code == 200 and receipt["Idempotent-Replayed"] == "true"
+    assert receipt.json() == {"id": first.json()["id"], "number": first.json()["number"]}
+
+
+# --- issue 14: separation of duties -------------------------------------------------------
+# Whoever resolved a case, and his handling unit, may not verify it, call it back or close
+# it; the clerk who registered it may not verify it (CASES_SEPARATION_OF_DUTIES, on).
+
+
+def _resolved_by_chuanfang(places):
+    """Return a case of A registered by shouli and resolved by the 船房 community centre."""
+    from accounts.models import User
+    from cases import services
+    from cases.models import Category
+
+    shouli = User.objects.get(username="shouli")
+    chuanfang = User.objects.get(username="chuanfang")
+    case, _ = services.case_register(
+        source="dispute",
+        category=Category.objects.get(code="wage"),
+        description="矩阵测试 separation of duties",
+        location=places["A"].point,
+        by=shouli,
+    )
+    services.case_accept(case=case, by=shouli)
+    mediation = services.community_mediation(case.community)
+    services.case_dispatch(case=case, by=shouli, handler=mediation)
+    services.case_start(case=case, by=chuanfang)
+    services.case_resolve(case=case, by=chuanfang, note="调解成功")
+    return case
+
+
+def _act(username, case, action, api, **data):
+    from cases.models import Case
+
+    version = Case.objects.get(pk=case.pk).version
+    client = _client(username)
+    if api:
+        url = reverse("cases:api-case-action", args=[case.pk, action])
+        return client.post(url, {"version": version, **data}, content_type="application/json")
+    url = reverse("cases:action", args=[case.pk, action])
+    return client.post(url, {"version": version, **data})
+
+
+@pytest.mark.parametrize("api", [False, True], ids=["page", "api"])
+def test_nobody_checks_his_own_work(places, api):
+    from accounts.models import User
+    from cases import services
+    from cases.models import Case, CaseEvent
+
+    case = _resolved_by_chuanfang(places)
+    # Another member of the community centre answers for the same unit.
+    colleague = User.objects.create(
+        username="chuanfang2",
+        role="community",
+        district=User.objects.get(username="chuanfang").district,
+        community=case.community,
+        street=case.street,
+    )
+    problems = []
+
+    def refused(username, action, **data):
+        events = CaseEvent.objects.filter(case=case).count()
+        status = Case.objects.get(pk=case.pk).status
+        response = _act(username, case, action, api, **data)
+        if response.status_code != 403:
+            problems.append(f"{username} {action}: {response.status_code}, expected 403")
+        elif api and not _bilingual_refusal(response):
+            problems.append(f"{username} {action}: no clear bilingual message")
+        if CaseEvent.objects.filter(case=case).count() != events:
+            problems.append(f"{username} {action}: wrote an event")
+        if Case.objects.get(pk=case.pk).status != status:
+            problems.append(f"{username} {action}: moved the case")
+        detail = _client(username).get(reverse("cases:detail", args=[case.pk]))
+        if f"/act/{action}/" in detail.content.decode():
+            problems.append(f"{username} {action}: offered on the case page")
+
+    def done(username, action, **data):
+        response = _act(username, case, action, api, **data)
+        if response.status_code not in (200, 302):
+            problems.append(f"{username} {action}: {response.status_code}, expected done")
+
+    refused("chuanfang", "verify")  # resolved it
+    refused(colleague.username, "verify")  # his unit resolved it
+    refused("shouli", "verify")  # registered it
+    done("zhihui", "verify")
+    refused("chuanfang", "callback", rating="satisfied")
+    done("shouli", "callback", rating="satisfied")
+    refused("chuanfang", "close")
+    done("zhihui", "close")
+    assert problems == []
+    assert Case.objects.get(pk=case.pk).status == "closed"
+    # Defence in depth: the service refuses it too, whoever calls it.
+    second = _resolved_by_chuanfang(places)
+    with pytest.raises(services.NotAllowed, match="核查"):
+        services.case_verify(case=second, by=User.objects.get(username="chuanfang"))
+
+
+def test_the_system_administrator_does_not_check_his_own_work_either(places):
+    from accounts.models import User
+    from cases import services
+
+    admin = User.objects.get(username="admin")
+    case = _resolved_by_chuanfang(places)
+    services.case_reopen(case=case, by=admin)
+    services.case_resolve(case=case, by=admin, note="管理员办结")
+    response = _act("admin", case, "verify", api=True)
+    assert response.status_code == 403, response.content
+
+
+def test_a_deployment_may_turn_the_separation_of_duties_off(places, settings):
+    settings.CASES_SEPARATION_OF_DUTIES = True
+    case = _resolved_by_chuanfang(places)
+    assert _act("chuanfang", case, "verify", api=True).status_code == 403
+    settings.CASES_SEPARATION_OF_DUTIES = False
+    assert _act("chuanfang", case, "verify", api=True).status_code == 200
