@@ -188,3 +188,12 @@ def test_demo_accounts_exist_for_every_role():
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
     worker = User.objects.get(username="wangge")
     assert worker.grid_worker.grids.count() == 2
+
+
+def test_the_demo_grid_worker_has_cases_in_hand():
+    in_hand = Case.objects.filter(
+        assignments__worker__user__username="wangge",
+        assignments__active=True,
+        status__in=["dispatched", "in_progress"],
+    )
+    assert in_hand.count() >= 3
