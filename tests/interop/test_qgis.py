@@ -23,7 +23,7 @@ from django.utils import timezone
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 USER = "majie"  # street centre of 马街街道
-PAGE = 10  # smaller than the street's 25 grids: QGIS must follow the next links
+PAGE = 4  # smaller than the street's 9 grids: QGIS must follow the next links
 BBOX_PAGE = 4
 COLLECTIONS = ["streets", "communities", "grids", "rentals", "cases"]
 

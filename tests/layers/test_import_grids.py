@@ -3,6 +3,7 @@ import zipfile
 
 import pytest
 import shapely
+from shapely import affinity
 
 from layers.importers import run_import
 from layers.models import Grid, RentalHouse
@@ -33,23 +34,38 @@ def grid_pair(chuanfang_grids):
     return chuanfang_grids[0], chuanfang_grids[1]
 
 
+def shapely_of(geom):
+    return shapely.from_wkb(bytes(geom.wkb))
+
+
+def exterior(polygon):
+    """Return the exterior ring of a single-part shapely geometry as GeoJSON coordinates."""
+    (part,) = shapely.get_parts(polygon)
+    return [list(c) for c in part.exterior.coords]
+
+
 @pytest.mark.django_db
 def test_redrawn_grid_keeps_history_and_reassigns_only_affected_points(tmp_path, grid_pair):
     a, b = grid_pair
-    # A rental near a's east edge (inside a) and one far inside b.
-    sa = shapely.from_wkb(bytes(a.geom.wkb))
-    x0, y0, x1, y1 = sa.bounds
+    sa, sb = shapely_of(a.geom), shapely_of(b.geom)
+    shared = sa.intersection(sb)
+    assert shared.length > 0  # b is a's neighbour
+    # Redraw a: it cedes to b the strip of it within ~20 m of their shared boundary.
+    strip = sa.intersection(shared.buffer(0.0002, cap_style="flat"))
+    new_a, new_b = sa.difference(strip), sb.union(strip)
+    # A rental inside the strip (in a until the redraw), and one far inside b.
+    mid = shared.interpolate(0.5, normalized=True)
+    towards_a = shapely.Point(sa.point_on_surface())
+    step = 0.00005 / mid.distance(towards_a)
+    inside_strip = shapely.Point(
+        mid.x + (towards_a.x - mid.x) * step, mid.y + (towards_a.y - mid.y) * step
+    )
+    assert strip.contains(inside_strip)
     near_edge = RentalHouse.objects.create(
-        code="T-EDGE", address="x", location=factories.point(x1 - (x1 - x0) * 0.05, (y0 + y1) / 2)
+        code="T-EDGE", address="x", location=factories.point(inside_strip.x, inside_strip.y)
     )
     assert near_edge.grid == a
-    # Redraw a: shrink it by 20 % on the east; b grows west to cover the strip.
-    cut = x1 - (x1 - x0) * 0.2
-    new_a = [[x0, y0], [cut, y0], [cut, y1], [x0, y1], [x0, y0]]
-    sb = shapely.from_wkb(bytes(b.geom.wkb))
-    bx0, by0, bx1, by1 = sb.bounds
-    assert abs(bx0 - x1) < 1e-9  # b is a's eastern neighbour
-    new_b = [[cut, by0], [bx1, by0], [bx1, by1], [cut, by1], [cut, by0]]
+    new_a, new_b = exterior(new_a), exterior(new_b)
     path = write_geojson(
         tmp_path / "g.geojson",
         [feature(a.code, a.name, new_a), feature(b.code, b.name, new_b)],
@@ -117,27 +133,26 @@ def test_a_self_intersecting_polygon_is_repaired_with_a_note(tmp_path, grid_pair
 
 @pytest.mark.django_db
 def test_overlaps_and_gaps_are_reported_in_square_metres(tmp_path, grid_pair):
+    from django.contrib.gis.geos import GEOSGeometry
+
     a, b = grid_pair
-    x0, y0, x1, y1 = shapely.from_wkb(bytes(a.geom.wkb)).bounds
-    # a reaches 10 % into b (overlap) and leaves a strip free on its west (gap).
-    w = x1 - x0
-    grown = [
-        [x0 + w * 0.1, y0],
-        [x1 + w * 0.1, y0],
-        [x1 + w * 0.1, y1],
-        [x0 + w * 0.1, y1],
-        [x0 + w * 0.1, y0],
-    ]
+    sa, sb = shapely_of(a.geom), shapely_of(b.geom)
+    # a moves 20 m towards b: it reaches into b (overlap) and leaves a strip free (gap).
+    ca, cb = sa.centroid, sb.centroid
+    k = 0.0002 / ca.distance(cb)
+    moved = affinity.translate(sa, (cb.x - ca.x) * k, (cb.y - ca.y) * k)
     report = run_import(
-        "grids", write_geojson(tmp_path / "g.geojson", [feature(a.code, a.name, grown)])
+        "grids", write_geojson(tmp_path / "g.geojson", [feature(a.code, a.name, exterior(moved))])
     )
     assert report.committed
     overlap = [n for n in report.notes if "overlap" in n and a.code in n and b.code in n]
     gap = [n for n in report.notes if "gap" in n and "船房社区" in n]
     assert overlap and gap
-    # 10 % of a ~225 m × 250 m grid: a few thousand m².
-    area = float(overlap[0].split(": ")[1].split(" m²")[0])
-    assert 3000 < area < 8000
+    # The area is reported in square metres (EPSG:4543), not in square degrees.
+    expected = GEOSGeometry(moved.intersection(sb).wkt, srid=4326).transform(4543, clone=True)
+    area = float(overlap[0].split(": ")[1].split(" m²")[0].replace(",", ""))
+    assert area == pytest.approx(expected.area, rel=0.01)
+    assert area > 500
 
 
 @pytest.mark.django_db

@@ -147,8 +147,9 @@ def big_gbk_csv(inside, odd):
         rows.append(row)
         size += len(row)
         n += 1
-    # Shift by one ASCII byte until the sample cuts a double-byte character (or does not).
-    for pad in range(4):
+    # Shift by one ASCII byte until the sample cuts a double-byte character (or does not):
+    # within one row's length of padding, the cut meets both cases whatever the row holds.
+    for pad in range(len(rows[-1]) + 1):
         candidate = header[:-1] + b" " * pad + b"\n" + b"".join(rows)
         cut = candidate[:_SAMPLE_BYTES]
         try:

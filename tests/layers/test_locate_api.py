@@ -3,7 +3,7 @@ import pytest
 from layers.crs import wgs84_to_bd09, wgs84_to_gcj02
 from layers.models import Grid
 
-PILOT = ["红星社区", "西丽园社区", "船房社区", "和平村"]
+PILOT = ["红星社区", "西丽园社区", "船房社区", "和平社区"]
 
 
 def centre_of(community):
