@@ -180,14 +180,24 @@ def hash_token(raw):
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_api_token(*, name, user, scopes, expires_at=None, by=None, request=None):
-    """Create an API token for a service account; return (token, the clear key, shown once)."""
+def _valid_scopes(scopes):
+    """Return the scopes sorted and without repeats, or raise ValidationError."""
     valid = {code for code, _label in ApiToken.SCOPES}
-    unknown = sorted(set(scopes) - valid)
+    unknown = sorted(set(scopes or ()) - valid)
     if unknown or not scopes:
         raise ValidationError(
             f"无效的权限范围 / invalid scopes: {', '.join(unknown) or '(none)'}", code="scopes"
         )
+    return sorted(set(scopes))
+
+
+def issue_api_token(*, name, user, scopes, expires_at=None, by=None, request=None, via=""):
+    """Create an API token for a service account; return (token, the clear key, shown once).
+
+    Every issue is audited: by `by` when a signed-in user issues it, else as `via` says
+    (the command line).
+    """
+    scopes = _valid_scopes(scopes)
     prefix = secrets.token_hex(4)
     raw = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
@@ -196,35 +206,103 @@ def issue_api_token(*, name, user, scopes, expires_at=None, by=None, request=Non
             user=user,
             prefix=prefix,
             key_hash=hash_token(raw),
-            scopes=sorted(set(scopes)),
+            scopes=scopes,
             expires_at=expires_at,
         )
-        if by is not None:
-            audit.record(
-                user=by,
-                action=AuditEntry.Action.TOKEN,
-                obj=token,
-                reason="issued",
-                request=request,
-                detail={"scopes": token.scopes, "service_account": user.get_username()},
-            )
+        detail = {"scopes": token.scopes, "service_account": user.get_username()}
+        if via:
+            detail["via"] = via
+        audit.record(
+            user=by,
+            action=AuditEntry.Action.TOKEN,
+            obj=token,
+            reason="issued",
+            request=request,
+            detail=detail,
+        )
     return token, raw
 
 
 def revoke_api_token(*, token, by=None, request=None):
-    """Revoke a token at once."""
+    """Revoke a token at once; a token revoked already keeps its first revocation."""
     with transaction.atomic():
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        if by is not None:
-            audit.record(
-                user=by,
-                action=AuditEntry.Action.TOKEN,
-                obj=token,
-                reason="revoked",
-                request=request,
-            )
+        stored = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if stored.revoked_at is not None:
+            return stored
+        stored.revoked_at = timezone.now()
+        stored.save(update_fields=["revoked_at"])
+        audit.record(
+            user=by,
+            action=AuditEntry.Action.TOKEN,
+            obj=stored,
+            reason="revoked",
+            request=request,
+            detail={"service_account": stored.user.get_username()},
+        )
+    token.refresh_from_db(fields=["revoked_at"])
+    return stored
+
+
+# What an administrator may change on an issued token. The service account and the
+# revocation are not among them (see ApiToken), nor is the key.
+TOKEN_EDITABLE = ("name", "scopes", "expires_at")
+
+
+def _token_value(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def change_api_token(*, token, changes, by, request=None):
+    """Apply {field: new value} to a token and audit what changed (old and new values)."""
+    refused = sorted(set(changes) - set(TOKEN_EDITABLE))
+    if refused:
+        raise PermissionDenied(
+            f"接口令牌的这些字段不能修改 / these fields of an API token cannot change: "
+            f"{', '.join(refused)}"
+        )
+    if "scopes" in changes:
+        changes = {**changes, "scopes": _valid_scopes(changes["scopes"])}
+    with transaction.atomic():
+        stored = ApiToken.objects.select_for_update().get(pk=token.pk)
+        changed = {
+            name: [_token_value(getattr(stored, name)), _token_value(value)]
+            for name, value in changes.items()
+            if getattr(stored, name) != value
+        }
+        if not changed:
+            return token
+        for name in changed:
+            setattr(token, name, changes[name])
+        token.save(update_fields=list(changed))
+        audit.record(
+            user=by,
+            action=AuditEntry.Action.TOKEN,
+            obj=token,
+            reason="changed",
+            request=request,
+            detail={"changed": changed, "service_account": token.user.get_username()},
+        )
     return token
+
+
+def delete_api_token(*, token, by, request=None):
+    """Delete a token, keeping in the audit log what it was."""
+    with transaction.atomic():
+        audit.record(
+            user=by,
+            action=AuditEntry.Action.TOKEN,
+            obj=token,
+            reason="deleted",
+            request=request,
+            detail={
+                "name": token.name,
+                "prefix": token.prefix,
+                "service_account": token.user.get_username(),
+                "scopes": token.scopes,
+                "revoked_at": _token_value(token.revoked_at),
+            },
+        )
+        token.delete()
 
 
 def token_for_key(raw):
