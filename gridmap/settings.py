@@ -10,6 +10,8 @@ Environment variables:
     PII_ENCRYPTION_KEY / PII_HMAC_KEY  base64 (32 bytes each); required in production
     BASEMAP            none (default), local, tianditu or osm; see gridmap/maps.py
     TIANDITU_KEY       key for the Tianditu basemap
+    API_DOCS_PUBLIC    "1" to serve /api/schema/ and /api/docs/ to anonymous visitors
+                       (default on locally, off in production)
     GRIDMAP_TEST_DB    name of the throwaway test database (default test_gridmap)
 """
 
@@ -274,6 +276,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "gridmap.api.exception_handler",
 }
+# /api/schema/ and /api/docs/ for anonymous visitors: on locally, off by default in
+# production, where they then need a signed-in user or a valid API token (interop/schema.py).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", not PRODUCTION)
 SPECTACULAR_SETTINGS = {
     "TITLE": "gridmap API",
     "DESCRIPTION": "网格化管理系统接口 / Grid-management API",

@@ -120,7 +120,8 @@ RULES = {
     "map-dispatch": R(obj="cases.case", method="post", inside="any"),
     "map-export": R(kwargs={"view": "wall"}, area_list=True, export=True),
     # interoperability: REST layers, OpenAPI, OGC API – Features
-    # The API description is public on purpose (external systems read it); no data in it.
+    # The API description holds no data; public locally, closed to anonymous visitors in
+    # production by API_DOCS_PUBLIC (tests/interop/test_api_docs.py).
     "interop:schema": R(public=True),
     "interop:docs": R(public=True),
     "interop:api-street-list": R(area_list=True),
