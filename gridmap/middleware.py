@@ -94,7 +94,7 @@ class AuditExportMiddleware:
                     request=request,
                     detail={
                         "route": match.view_name if match else "",
-                        "query": request.GET.dict(),
+                        "query": audit.query_of(request),
                         "content_type": response.headers.get("Content-Type", ""),
                         "filename": disposition[:200],
                     },
