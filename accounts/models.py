@@ -94,6 +94,7 @@ class AuditEntry(models.Model):
         REVEAL = "reveal", _("Reveal personal data")
         EXPORT = "export", _("Export")
         TOKEN = "token", _("API token issued, changed, revoked or deleted")
+        BULK_READ = "bulk_read", _("Bulk read of personal data")
 
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
     user = models.ForeignKey(
