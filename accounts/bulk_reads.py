@@ -164,11 +164,14 @@ def refusal(request, seconds):
 
 
 def record(request, label, response, user=None):
-    """Write the audit entry of one successful bulk read."""
-    user = getattr(request, "_bulk_read_user", None) or user
-    if user is None or not user.is_authenticated:
-        user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    """Write the audit entry of one successful bulk read.
+
+    It is charged to whom the view acted as: the user it reported, else request.user (DRF
+    sets it to a token's service account), else `user` (the requester found beforehand).
+    """
+    candidates = (getattr(request, "_bulk_read_user", None), getattr(request, "user", None), user)
+    user = next((u for u in candidates if u is not None and u.is_authenticated), None)
+    if user is None:
         return None
     rows = getattr(request, "_bulk_read_rows", None)
     match = getattr(request, "resolver_match", None)
