@@ -13,7 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditEntry, User
+from accounts.models import AuditEntry
+from tests.test_authorisation_matrix import twin
 
 PERSONS = "/api/v1/persons/"
 
@@ -40,17 +41,17 @@ def budget(settings):
     return settings
 
 
-def _client(username):
+def _client(user):
     client = Client()
-    client.force_login(User.objects.get(username=username))
+    client.force_login(user)
     return client
 
 
 def test_a_user_over_the_request_budget_gets_429_with_retry_after(budget, db):
-    chuanfang = User.objects.get(username="chuanfang")
+    chuanfang = twin("chuanfang")
     _spend(chuanfang, requests=2, ago=400)
     _spend(chuanfang, requests=2, ago=100)
-    client = _client("chuanfang")
+    client = _client(chuanfang)
     assert client.get(PERSONS, {"limit": "1"}).status_code == 200  # the fifth
     before = AuditEntry.objects.filter(user=chuanfang).count()
     response = client.get(PERSONS, {"limit": "1"})
@@ -64,13 +65,13 @@ def test_a_user_over_the_request_budget_gets_429_with_retry_after(budget, db):
     # Refused: nothing read, nothing more in the log.
     assert AuditEntry.objects.filter(user=chuanfang).count() == before
     # Other users keep their own budget.
-    assert _client("wangge").get(PERSONS, {"limit": "1"}).status_code == 200
+    assert _client(twin("majie")).get(PERSONS, {"limit": "1"}).status_code == 200
 
 
 def test_a_user_over_the_row_budget_gets_429(budget, db):
-    zhihui = User.objects.get(username="zhihui")
+    zhihui = twin("zhihui")
     _spend(zhihui, rows=1000, ago=30)
-    response = _client("zhihui").get(
+    response = _client(zhihui).get(
         reverse("interop:ogc-items", kwargs={"collection_id": "rentals"})
     )
     assert response.status_code == 429
@@ -80,16 +81,16 @@ def test_a_user_over_the_row_budget_gets_429(budget, db):
 def test_reads_older_than_the_window_do_not_count(budget, db):
     from accounts import bulk_reads
 
-    zhihui = User.objects.get(username="zhihui")
+    zhihui = twin("zhihui")
     _spend(zhihui, requests=5, rows=5000, ago=601)
-    assert _client("zhihui").get(PERSONS, {"limit": "1"}).status_code == 200
+    assert _client(zhihui).get(PERSONS, {"limit": "1"}).status_code == 200
     assert bulk_reads.retry_after(zhihui) is None
 
 
 def test_an_api_token_has_the_budget_of_its_service_account(budget, db):
     from accounts import services
 
-    majie = User.objects.get(username="majie")
+    majie = twin("majie")
     _token, key = services.issue_api_token(name="gis", user=majie, scopes=["layers:read"])
     _spend(majie, requests=5)
     url = reverse("interop:ogc-items", kwargs={"collection_id": "rentals"})
@@ -103,7 +104,7 @@ def test_an_api_token_has_the_budget_of_its_service_account(budget, db):
 def test_open311_searches_count_and_keep_the_api_key_out_of_the_log(budget, db):
     from accounts import services
 
-    shouli = User.objects.get(username="shouli")
+    shouli = twin("shouli")
     _token, key = services.issue_api_token(name="12345", user=shouli, scopes=["cases:read"])
     url = reverse("interop:open311-requests", kwargs={"fmt": "json"})
     response = Client().get(url, {"api_key": key, "status": "open"})
@@ -118,9 +119,9 @@ def test_open311_searches_count_and_keep_the_api_key_out_of_the_log(budget, db):
 
 
 def test_the_admin_over_budget_gets_a_page(budget, db):
-    admin = User.objects.get(username="admin")
+    admin = twin("admin")
     _spend(admin, requests=5)
-    response = _client("admin").get("/admin/layers/person/", HTTP_ACCEPT="text/html")
+    response = _client(admin).get("/admin/layers/person/", HTTP_ACCEPT="text/html")
     assert response.status_code == 429
     assert response["Content-Type"].startswith("text/html")
     assert "批量读取个人信息过于频繁" in response.content.decode()
@@ -131,10 +132,11 @@ def test_qgis_paging_a_streets_rental_layer_fits_the_default_budget(db, settings
     from layers.models import RentalHouse
 
     assert settings.BULK_READ_MAX_REQUESTS == 600 and settings.BULK_READ_MAX_ROWS == 50_000
-    fuhai = User.objects.get(username="zhihui").district.streets.get(name="福海街道")
+    zhihui = twin("zhihui")
+    fuhai = zhihui.district.streets.get(name="福海街道")
     expected = RentalHouse.objects.filter(street=fuhai).count()
     assert expected > 5000  # Chuanfang's 6,000 rental houses
-    client = _client("zhihui")
+    client = _client(zhihui)
     url = reverse("interop:ogc-items", kwargs={"collection_id": "rentals"})
     box = ",".join(str(v) for v in fuhai.geom.extent)
     seen, offset = 0, 0
@@ -146,6 +148,6 @@ def test_qgis_paging_a_streets_rental_layer_fits_the_default_budget(db, settings
             break
         offset += 1000
     assert seen >= expected
-    pages = AuditEntry.objects.filter(username="zhihui", action="bulk_read")
+    pages = AuditEntry.objects.filter(user=zhihui, action="bulk_read")
     assert pages.count() == offset // 1000 + 1
     assert sum(entry.detail["rows"] for entry in pages) == seen
