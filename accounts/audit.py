@@ -36,6 +36,44 @@ def client_ip(request):
         return None
 
 
+# Query parameters that carry a credential (Open311's api_key): never written to the log.
+SECRET_PARAMS = frozenset({"api_key"})
+
+
+def _loggable(text, limit=300):
+    # PostgreSQL's jsonb cannot hold NUL; a query string is the client's to make long.
+    return text.replace("\x00", "\ufffd")[:limit]
+
+
+def query_of(request):
+    """Return the request's query parameters as {name: value, or [values] if repeated}.
+
+    Credentials are left out (SECRET_PARAMS); NUL characters become U+FFFD and each name
+    and value is cut at 300 characters, so that any query can be written to the log.
+    """
+    if request is None:
+        return {}
+    query = {}
+    for name, values in request.GET.lists():
+        if name.lower() not in SECRET_PARAMS:
+            values = [_loggable(value) for value in values]
+            query[_loggable(name)] = values[0] if len(values) == 1 else values
+    return query
+
+
+def _path_of(request):
+    """Return the request's path and query as the log keeps it (credentials left out)."""
+    params = request.GET
+    if not any(name.lower() in SECRET_PARAMS for name in params):
+        return request.get_full_path()[:300]
+    kept = params.copy()
+    for name in list(kept):
+        if name.lower() in SECRET_PARAMS:
+            del kept[name]
+    query = kept.urlencode()
+    return (request.path + (f"?{query}" if query else ""))[:300]
+
+
 def record(*, user, action, obj=None, reason="", request=None, detail=None, field=""):
     """Write one audit entry and return it.
 
@@ -65,7 +103,7 @@ def record(*, user, action, obj=None, reason="", request=None, detail=None, fiel
         field=field,
         reason=reason or "",
         ip=client_ip(request),
-        user_agent=meta.get("HTTP_USER_AGENT", "")[:300],
-        path=(request.get_full_path()[:300] if request is not None else ""),
+        user_agent=_loggable(meta.get("HTTP_USER_AGENT", "")),
+        path=_path_of(request) if request is not None else "",
         detail=detail or {},
     )

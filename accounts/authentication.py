@@ -17,6 +17,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from accounts import services
 
 KEYWORDS = (b"bearer", b"token")
+# A view's token_scopes value that lets every valid token in, whatever its scopes (the API
+# description, say).
+ANY_SCOPE = "*"
 
 
 def required_scope(view, method):
@@ -39,7 +42,7 @@ def authenticate_key(request, raw, invalid=None):
             "令牌无效或已过期 / invalid or expired token"
         )
     scope = required_scope((request.parser_context or {}).get("view"), request.method)
-    if scope is None or not token.allows(scope):
+    if scope is None or not (scope == ANY_SCOPE or token.allows(scope)):
         raise exceptions.PermissionDenied(
             f"令牌无权访问此接口 / this token's scopes do not allow this endpoint"
             f" (needs {scope or 'a scope this endpoint does not grant to tokens'})"

@@ -30,17 +30,22 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 class RevealForm(forms.Form):
     """The reason for revealing one record's personal data."""
 
+    # Lengths are checked on the normalised text (services.clean_reason): invisible
+    # characters must neither make a reason nor count towards its length.
     reason = forms.CharField(
         label="查看原因 / Reason",
-        min_length=services.REASON_MIN_LENGTH,
-        max_length=services.REASON_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
+        widget=forms.Textarea(
+            attrs={"rows": 2, "class": "form-control", "maxlength": services.REASON_MAX_LENGTH}
+        ),
     )
     fields = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, field_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["fields"].choices = [(name, name) for name in field_choices]
+
+    def clean_reason(self):
+        return services.clean_reason(self.cleaned_data["reason"])
 
 
 class AuditFilterForm(forms.Form):

@@ -93,7 +93,8 @@ class AuditEntry(models.Model):
     class Action(models.TextChoices):
         REVEAL = "reveal", _("Reveal personal data")
         EXPORT = "export", _("Export")
-        TOKEN = "token", _("API token issued or revoked")
+        TOKEN = "token", _("API token issued, changed, revoked or deleted")
+        BULK_READ = "bulk_read", _("Bulk read of personal data")
 
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
     user = models.ForeignKey(
@@ -164,13 +165,31 @@ class LoginThrottle(models.Model):
         return f"{self.username}@{self.ip}: {self.failures}"
 
 
+class ApiTokenQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        if {"user", "user_id"} & kwargs.keys():
+            raise PermissionError(ApiToken.OWNER_IMMUTABLE)
+        if "revoked_at" in kwargs and kwargs["revoked_at"] is None:
+            raise PermissionError(ApiToken.REVOCATION_FINAL)
+        return super().update(**kwargs)
+
+
 class ApiToken(models.Model):
     """A token for an external system (e.g. the 12345 hotline), with its own scopes.
 
     Only a SHA-256 hash of the token is stored; the token is shown once when issued.
     The token acts as its service account (`user`), so the account's role and area bound
     every row it reaches; `scopes` bound which endpoints it may call at all.
+
+    The service account never changes after issue and a revocation is final: a token
+    handed to another account, or brought back to life, would act with authority nobody
+    granted it. The model refuses both, and so does a trigger (migration 0004).
     """
+
+    OWNER_IMMUTABLE = (
+        "接口令牌签发后不能更换服务账号 / an API token's service account cannot change"
+    )
+    REVOCATION_FINAL = "已吊销的接口令牌不能恢复 / a revoked API token stays revoked"
 
     SCOPES = [
         ("cases:create", _("Create cases")),
@@ -194,6 +213,8 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
 
+    objects = ApiTokenQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")
@@ -201,6 +222,31 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    def save(self, *args, **kwargs):
+        stored = getattr(self, "_stored", {})
+        if "user_id" in stored and self.user_id != stored["user_id"]:
+            raise PermissionError(self.OWNER_IMMUTABLE)
+        if stored.get("revoked_at") is not None and self.revoked_at != stored["revoked_at"]:
+            raise PermissionError(self.REVOCATION_FINAL)
+        super().save(*args, **kwargs)
+        self._remember_stored()
+
+    def _remember_stored(self):
+        # What the row held when read: save() compares against it.
+        self._stored = {
+            name: getattr(self, name) for name in ("user_id", "revoked_at") if name in self.__dict__
+        }
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        token = super().from_db(db, field_names, values)
+        token._remember_stored()
+        return token
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_stored()
 
     @property
     def is_valid(self):

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from cases import models
-from gridmap.admin import MapAdmin
+from gridmap.admin import MapAdmin, PersonalDataAdmin
 
 
 class TimeLimitInline(admin.TabularInline):
@@ -69,7 +69,7 @@ class AttachmentInline(admin.TabularInline):
 
 
 @admin.register(models.Case)
-class CaseAdmin(MapAdmin):
+class CaseAdmin(PersonalDataAdmin, MapAdmin):
     list_display = ["number", "source", "category", "status", "level", "grid", "reported_at"]
     list_filter = ["status", "source", "category", "level", "street"]
     search_fields = ["number", "title"]
@@ -85,6 +85,8 @@ class CaseAdmin(MapAdmin):
     ]
     raw_id_fields = ["merged_into", "rental_house", "created_by"]
     inlines = [PartyInline, AssignmentInline, AttachmentInline, CaseEventInline, CallbackInline]
+    # Its parties are shown masked (PartyInline); a case page is a bulk read all the same.
+    bulk_read_label = "cases"
 
 
 @admin.register(models.WorkCalendarDay)

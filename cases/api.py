@@ -510,6 +510,7 @@ class CaseListCreate(generics.ListAPIView):
     """List the cases you may see; register a case (POST, with optional Idempotency-Key)."""
 
     token_scopes = {"GET": "cases:read", "POST": "cases:create"}
+    bulk_read = "cases"  # parties and petitions: audited, rate-limited (accounts/bulk_reads.py)
     serializer_class = CaseSerializer
 
     def get_queryset(self):

@@ -5,10 +5,23 @@ import logging
 from django.db import InterfaceError, OperationalError
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts import bulk_reads
+
 log = logging.getLogger(__name__)
+
+
+class Pagination(LimitOffsetPagination):
+    """limit/offset pages that tell the bulk-read audit how many rows they answered."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        page = super().paginate_queryset(queryset, request, view)
+        if page is not None:
+            bulk_reads.returned(request, len(page))
+        return page
 
 
 class ErrorSerializer(serializers.Serializer):

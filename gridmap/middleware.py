@@ -1,7 +1,10 @@
+import logging
 import time
 
 from django.conf import settings
 from django.utils.cache import patch_vary_headers
+
+log = logging.getLogger(__name__)
 
 
 def content_security_policy():
@@ -94,12 +97,53 @@ class AuditExportMiddleware:
                     request=request,
                     detail={
                         "route": match.view_name if match else "",
-                        "query": request.GET.dict(),
+                        "query": audit.query_of(request),
                         "content_type": response.headers.get("Content-Type", ""),
                         "filename": disposition[:200],
                     },
                 )
         return response
+
+
+class BulkReadMiddleware:
+    """Audit and rate-limit every bulk read of personal data (accounts/bulk_reads.py).
+
+    The view declares that it is one and reports its row count; here, the same for all: a
+    user over his budget gets 429 before the view runs, and each successful read leaves one
+    audit entry with its filter and row count.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        label = getattr(request, "_bulk_read", "")
+        if label and 200 <= response.status_code < 300:
+            from accounts import bulk_reads
+
+            bulk_reads.record(request, label, response, user=request._bulk_read_requester)
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        from accounts import bulk_reads
+
+        label = bulk_reads.declared(request, view_func)
+        if not label:
+            return None
+        user = bulk_reads.requester(request)
+        request._bulk_read, request._bulk_read_requester = label, user
+        if user is None:
+            return None  # the view itself refuses whoever it cannot authenticate
+        seconds = bulk_reads.retry_after(user)
+        if seconds is None:
+            return None
+        request._bulk_read = ""  # refused: nothing was read
+        log.warning(
+            "bulk read refused: over the budget",
+            extra={"user": user.get_username(), "path": request.path, "retry_after": seconds},
+        )
+        return bulk_reads.refusal(request, seconds)
 
 
 class SessionIdleRefreshMiddleware:

@@ -15,6 +15,10 @@ Environment variables:
     PII_ENCRYPTION_KEY / PII_HMAC_KEY  base64 (32 bytes each); required in production
     BASEMAP            none (default), local, tianditu or osm; see gridmap/maps.py
     TIANDITU_KEY       key for the Tianditu basemap
+    API_DOCS_PUBLIC    "1" to serve /api/schema/ and /api/docs/ to anonymous visitors
+                       (default on locally, off in production)
+    BULK_READ_WINDOW_SECONDS / BULK_READ_MAX_REQUESTS / BULK_READ_MAX_ROWS  the per-user
+                       budget of bulk reads of personal data (see below)
     GRIDMAP_TEST_DB    name of the throwaway test database (default test_gridmap)
     CASES_SEPARATION_OF_DUTIES  "0" to let one person resolve and verify (default on)
     CASES_MAX_VISITORS          most person-visits of one petition (default 100)
@@ -138,6 +142,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "gridmap.middleware.AuditExportMiddleware",
+    # Bulk reads of personal data: audited, and rate-limited per user (accounts/bulk_reads.py).
+    "gridmap.middleware.BulkReadMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Ops (gridmap/outage.py, gridmap/db_router.py): 503 on a database outage; replica reads.
@@ -235,6 +241,18 @@ LOGOUT_REDIRECT_URL = "login"
 
 AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 
+# Bulk reads of personal data (accounts/bulk_reads.py): lists of persons, rental houses and
+# cases through the APIs and the admin. Each is audited; a user who made more than
+# BULK_READ_MAX_REQUESTS of them, or was answered more than BULK_READ_MAX_ROWS rows, within
+# the last BULK_READ_WINDOW_SECONDS gets 429 with Retry-After until older reads leave the
+# window. QGIS pages an OGC API layer 1,000 features at a time: a city-scale street's
+# 10,000 rental houses take 10 requests, and a street centre can load five such layers,
+# or page 50,000 persons at the REST API's largest page, in ten minutes. Whole-area copies
+# are what /layers/export/ is for (one audited download).
+BULK_READ_WINDOW_SECONDS = int(os.environ.get("BULK_READ_WINDOW_SECONDS", 10 * 60))
+BULK_READ_MAX_REQUESTS = int(os.environ.get("BULK_READ_MAX_REQUESTS", 600))
+BULK_READ_MAX_ROWS = int(os.environ.get("BULK_READ_MAX_ROWS", 50_000))
+
 # Log-in throttle (accounts.services): this many failures of one user name from one
 # address within the window lock that pair for LOGIN_LOCK_SECONDS.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
@@ -301,10 +319,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "gridmap.api.Pagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "gridmap.api.exception_handler",
 }
+# /api/schema/ and /api/docs/ for anonymous visitors: on locally, off by default in
+# production, where they then need a signed-in user or a valid API token (interop/schema.py).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", not PRODUCTION)
 SPECTACULAR_SETTINGS = {
     "TITLE": "gridmap API",
     "DESCRIPTION": "网格化管理系统接口 / Grid-management API",

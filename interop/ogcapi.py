@@ -38,6 +38,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from accounts import bulk_reads
 from accounts.authentication import ApiTokenAuthentication, authenticate_key
 from accounts.scoping import scope
 from interop.params import ParamError, parse_bbox, parse_int, parse_when
@@ -100,6 +101,8 @@ class Collection:
     properties: dict = field(default_factory=dict)
     temporal: str = ""
     scope: str = "layers:read"
+    # Homes and petitions: their items pages are audited, rate-limited bulk reads.
+    personal: bool = False
 
 
 COLLECTIONS = {
@@ -157,6 +160,7 @@ COLLECTIONS = {
                 "community": "community__code",
                 "street": "street__code",
             },
+            personal=True,
         ),
         Collection(
             "cases",
@@ -184,6 +188,7 @@ COLLECTIONS = {
             },
             temporal="reported_at",
             scope="cases:read",
+            personal=True,
         ),
     ]
 }
@@ -510,6 +515,12 @@ def _rows(collection, qs):
 
 
 class Items(OgcView):
+    @staticmethod
+    def bulk_read(request):
+        """Return the collection's id when its items are personal data (accounts/bulk_reads)."""
+        collection = COLLECTIONS.get(request.resolver_match.kwargs.get("collection_id", ""))
+        return collection.id if collection is not None and collection.personal else ""
+
     def get(self, request, collection_id):
         self.check_format(request)
         collection = self.collection(collection_id)
@@ -546,6 +557,7 @@ class Items(OgcView):
         matched = qs.count()
         rows = list(_rows(collection, qs.order_by("pk"))[offset : offset + limit])
         features = _features(collection, rows)
+        bulk_reads.returned(request, len(features))
         url = f"{self.base(request)}/collections/{collection.id}/items"
         kept = {k: v for k, v in params.items() if k not in ("limit", "offset", "f")}
 

@@ -42,6 +42,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts import bulk_reads
 from accounts import services as account_services
 from accounts.scoping import scope
 from cases import selectors, services
@@ -435,6 +436,7 @@ def _get_requests(request, fmt):
         if len(ids) > MAX_RESULTS:
             raise _bad(f"最多 {MAX_RESULTS} 个编号 / at most {MAX_RESULTS} ids")
         cases = list(qs.filter(number__in=ids).order_by("-reported_at", "-pk"))
+        bulk_reads.returned(request, len(cases), user=user)
         return render(fmt, _rows(request, cases), root="service_requests", item="request")
     codes = _list(params.get("service_code", ""))
     if codes:
@@ -467,6 +469,7 @@ def _get_requests(request, fmt):
     if end:
         qs = qs.filter(reported_at__lte=end)
     cases = list(qs.order_by("-reported_at", "-pk")[:MAX_RESULTS])
+    bulk_reads.returned(request, len(cases), user=user)
     return render(fmt, _rows(request, cases), root="service_requests", item="request")
 
 
@@ -656,6 +659,9 @@ def _post_request(request, fmt):
     )
 
 
+# A search of citizens' requests (GET) is a bulk read of personal data: audited and
+# rate-limited by gridmap.middleware.BulkReadMiddleware.
+@bulk_reads.declare("cases")
 @endpoint
 def requests(request, *, fmt):
     """GET: search service requests. POST: submit one."""

@@ -18,13 +18,13 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework_gis.filters import InBBoxFilter
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from accounts.scoping import scope
 from gridmap import pii
+from gridmap.api import Pagination
 from interop.params import ParamError, parse_bbox
 from layers.models import Community, Grid, Person, RentalHouse, Street
 
@@ -76,7 +76,7 @@ class BBoxFilter(InBBoxFilter):
         return [params[0], alias]
 
 
-class FeaturePagination(LimitOffsetPagination):
+class FeaturePagination(Pagination):
     """limit/offset pages of a GeoJSON FeatureCollection, with the total count."""
 
     default_limit = 100
@@ -311,6 +311,7 @@ class PersonFilter(PointFilter):
 class RentalHouseViewSet(LayerViewSet):
     """Rental houses (出租房屋); landlord name and phone masked."""
 
+    bulk_read = "rentals"  # homes and their landlords: audited, rate-limited lists
     serializer_class = RentalHouseSerializer
     filterset_class = RentalHouseFilter
     bbox_filter_field = "location"
@@ -363,6 +364,7 @@ class PersonSerializer(AreaCodesMixin, GeoFeatureModelSerializer):
 class PersonViewSet(LayerViewSet):
     """The actual population (实有人口); name, ID number and phone masked, never clear."""
 
+    bulk_read = "persons"  # audited, rate-limited lists (accounts/bulk_reads.py)
     serializer_class = PersonSerializer
     filterset_class = PersonFilter
     bbox_filter_field = "location"

@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from gridmap.admin import MapAdmin
+from gridmap.admin import MapAdmin, PersonalDataAdmin
+from gridmap.pii import mask_name
 from layers import models
 
 
@@ -75,26 +77,50 @@ class OrganisationAdmin(PointAdmin):
 
 
 @admin.register(models.RentalHouse)
-class RentalHouseAdmin(PointAdmin):
-    list_display = ["code", "address", "rooms", "tenant_count", "overcrowded", "grid"]
+class RentalHouseAdmin(PersonalDataAdmin, PointAdmin):
+    list_display = ["code", "address", "landlord", "rooms", "tenant_count", "overcrowded", "grid"]
     search_fields = ["code", "address"]
-    exclude = ["landlord_phone_cipher", "landlord_phone_digest"]
-    readonly_fields = PointAdmin.readonly_fields + ["landlord_phone_masked"]
+    personal_fields = ["landlord_name", "landlord_phone_cipher", "landlord_phone_digest"]
+    bulk_read_label = "rentals"
+    readonly_fields = PointAdmin.readonly_fields + ["landlord", "landlord_phone_masked"]
     raw_id_fields = ["compound"]
+
+    @admin.display(description=_("landlord"))
+    def landlord(self, obj):
+        return mask_name(obj.landlord_name)
 
 
 @admin.register(models.Person)
-class PersonAdmin(PointAdmin):
+class PersonAdmin(PersonalDataAdmin, PointAdmin):
     list_display = ["masked_name", "id_number_masked", "kind", "community", "grid"]
     list_filter = ["kind"] + PointAdmin.list_filter
-    # Personal data is never shown in clear in the admin; reveals go through the audited view.
-    exclude = ["id_number_cipher", "id_number_digest", "phone_cipher", "phone_digest"]
-    readonly_fields = PointAdmin.readonly_fields + ["id_number_masked", "phone_masked"]
+    # The REST API shows no more of a person than this either: no clear name, home address
+    # or household number; ID number and phone only masked.
+    personal_fields = [
+        "name",
+        "address",
+        "household_no",
+        "id_number_cipher",
+        "id_number_digest",
+        "phone_cipher",
+        "phone_digest",
+    ]
+    bulk_read_label = "persons"
+    readonly_fields = PointAdmin.readonly_fields + [
+        "masked_name",
+        "id_number_masked",
+        "phone_masked",
+    ]
     raw_id_fields = ["rental_house", "compound"]
 
-    @admin.display(description="姓名")
+    @admin.display(description=_("name"))
     def masked_name(self, obj):
-        return str(obj)
+        return mask_name(obj.name)
+
+    def has_add_permission(self, request):
+        # A person's ID number is required, validated and stored encrypted: persons come
+        # from imports and the grid workers' checks, never typed here.
+        return False
 
 
 @admin.register(models.ImportJob)

@@ -125,7 +125,8 @@ RULES = {
     "map-dispatch": R(obj="cases.case", method="post", inside="any"),
     "map-export": R(kwargs={"view": "wall"}, area_list=True, export=True),
     # interoperability: REST layers, OpenAPI, OGC API – Features
-    # The API description is public on purpose (external systems read it); no data in it.
+    # The API description holds no data; public locally, closed to anonymous visitors in
+    # production by API_DOCS_PUBLIC (tests/interop/test_api_docs.py).
     "interop:schema": R(public=True),
     "interop:docs": R(public=True),
     "interop:api-street-list": R(area_list=True),
@@ -923,3 +924,246 @@ def test_a_deployment_may_turn_the_separation_of_duties_off(places, settings):
     assert _act("chuanfang", case, "verify", api=True).status_code == 403
     settings.CASES_SEPARATION_OF_DUTIES = False
     assert _act("chuanfang", case, "verify", api=True).status_code == 200
+
+
+# ==========================================================================================
+# Admin personal data and the audit of bulk reads (issue 14, findings 4 and 7).
+#
+# Kept apart from RULES: those say who may call a route; these say what a call must leave
+# behind (one bulk_read audit entry with its filter and row count) and what the admin may
+# show of personal data (masked forms only). Rate limits: tests/accounts/test_bulk_reads.py.
+# ==========================================================================================
+
+
+def twin(username):
+    """Return a new account with the role and area of a demo account.
+
+    Bulk-read entries are counted per user, and the live-server tests (tests/interop)
+    commit entries of the demo accounts while other tests run: a twin's are its test's own.
+    """
+    from accounts.models import User
+
+    model = User.objects.get(username=username)
+    return User.objects.create(
+        username=f"{username}-twin",
+        role=model.role,
+        district=model.district,
+        street=model.street,
+        community=model.community,
+        department=model.department,
+        is_staff=model.is_staff,
+        is_superuser=model.is_superuser,
+    )
+
+
+@dataclass(frozen=True)
+class BulkRead:
+    """A route that lists personal data, how to call it, and how many rows it answered."""
+
+    route: str
+    username: str
+    rows: object  # response -> number of rows answered
+    kwargs: dict = field(default_factory=dict)
+    query: dict = field(default_factory=dict)
+    obj: str = ""  # model label of the record in the URL (place A's)
+    pk_kwarg: str = "object_id"
+
+
+def _features(response):
+    return len(response.json()["features"])
+
+
+def _results(response):
+    return len(response.json()["results"])
+
+
+def _changelist_rows(response):
+    return len(response.context["cl"].result_list)
+
+
+def _one(response):
+    return 1
+
+
+def _admin_pages(model, label, query):
+    route = f"admin:{model.replace('.', '_')}"
+    return [
+        BulkRead(f"{route}_changelist", "admin", _changelist_rows, query=query),
+        BulkRead(f"{route}_change", "admin", _one, obj=model),
+        BulkRead(f"{route}_history", "admin", _one, obj=model),
+        BulkRead(f"{route}_delete", "admin", _one, obj=model),
+    ]
+
+
+BULK_READS = [
+    BulkRead("interop:api-person-list", "chuanfang", _features, query={"kind": "floating"}),
+    BulkRead("interop:api-rental-house-list", "majie", _features, query={"limit": "7"}),
+    BulkRead("cases:api-cases", "zhihui", _results, query={"limit": "5"}),
+    BulkRead(
+        "interop:ogc-items",
+        "chuanfang",
+        lambda r: r.json()["numberReturned"],
+        kwargs={"collection_id": "rentals"},
+        query={"limit": "1000"},
+    ),
+    BulkRead(
+        "interop:ogc-items",
+        "zhihui",
+        lambda r: r.json()["numberReturned"],
+        kwargs={"collection_id": "cases"},
+        query={"limit": "3", "offset": "2"},
+    ),
+    BulkRead(
+        "interop:open311-requests",
+        "shouli",
+        lambda r: len(r.json()),
+        kwargs={"fmt": "json"},
+        query={"status": "open"},
+    ),
+    *_admin_pages("layers.person", "persons", {"kind": "floating"}),
+    *_admin_pages("layers.rentalhouse", "rentals", {"q": "ZZMARK"}),
+    *_admin_pages("cases.case", "cases", {"status": "registered"}),
+]
+
+
+def _declares_bulk_read(callback):
+    owner = (
+        getattr(callback, "model_admin", None)
+        or getattr(callback, "cls", None)
+        or getattr(callback, "view_class", None)
+    )
+    actions = getattr(callback, "actions", None)
+    if actions is not None and actions.get("get") != "list":
+        return False
+    return bool(getattr(callback, "bulk_read", None) or getattr(owner, "bulk_read", None))
+
+
+def test_every_list_of_personal_data_is_a_declared_bulk_read():
+    """The routes that declare a bulk read are exactly those listed in BULK_READS.
+
+    A new list of personal data must declare itself (accounts/bulk_reads.py) and be added
+    here; a model admin's add page declares it too but reads nothing (and is not audited).
+    """
+    declared = {
+        name
+        for name, pattern in ROUTES.items()
+        if _declares_bulk_read(pattern.callback) and not name.endswith("_add")
+    }
+    assert declared == {read.route for read in BULK_READS}
+
+
+@pytest.mark.parametrize(
+    "read", BULK_READS, ids=[f"{r.route}:{r.kwargs.get('collection_id', '')}" for r in BULK_READS]
+)
+def test_each_bulk_read_of_personal_data_leaves_one_audit_entry(read, places):
+    from accounts.models import AuditEntry
+
+    client = Client()
+    user = twin(read.username)
+    client.force_login(user)
+    kwargs = dict(read.kwargs)
+    if read.obj:
+        kwargs[read.pk_kwarg] = places["A"].objects[read.obj].pk
+    response = client.get(reverse(read.route, kwargs=kwargs or None), read.query)
+    assert response.status_code == 200
+    entries = AuditEntry.objects.filter(user=user, action="bulk_read")
+    assert entries.count() == 1
+    entry = entries.get()
+    assert entry.user == user and entry.role == user.role
+    assert entry.detail["route"] == read.route
+    assert entry.detail["query"] == read.query
+    assert entry.detail["rows"] == read.rows(response)
+
+
+def test_lists_without_personal_data_are_not_bulk_reads(places):
+    from accounts.models import AuditEntry
+
+    client = Client()
+    user = twin("zhihui")
+    client.force_login(user)
+    client.get(reverse("interop:api-grid-list"))
+    client.get(reverse("interop:ogc-items", kwargs={"collection_id": "grids"}))
+    client.get(reverse("interop:api-person-detail", args=[places["A"].objects["layers.person"].pk]))
+    assert not AuditEntry.objects.filter(user=user, action="bulk_read").exists()
+    # ...while a list of persons is one (so the check above is not vacuous).
+    client.get(reverse("interop:api-person-list"))
+    assert AuditEntry.objects.filter(user=user, action="bulk_read").count() == 1
+
+
+def _clear_values(place):
+    from gridmap import pii
+
+    person = place.objects["layers.person"]
+    house = place.objects["layers.rentalhouse"]
+    return (
+        person,
+        house,
+        {
+            "person name": person.clear["name"],
+            "person ID number": person.clear["id_number"],
+            "person phone": person.clear["phone"],
+            "person address": person.address,
+            "landlord": house.landlord_name,
+            "landlord phone": pii.decrypt(bytes(house.landlord_phone_cipher)),
+        },
+    )
+
+
+@pytest.mark.parametrize("model", ["layers.person", "layers.rentalhouse"])
+def test_the_admin_shows_personal_data_only_masked(model, places):
+    from accounts.models import User
+    from gridmap import pii
+
+    person, house, clear = _clear_values(places["A"])
+    obj = person if model == "layers.person" else house
+    client = Client()
+    client.force_login(User.objects.get(username="admin"))
+    base = f"/admin/{model.replace('.', '/')}/"
+    pages = {
+        "list": (base, {}),
+        "list filtered to the record": (base, {"community__id__exact": obj.community_id}),
+        "search for the clear name": (base, {"q": clear["landlord"]}),
+        "search for the person's clear name": (base, {"q": clear["person name"]}),
+        "change form": (f"{base}{obj.pk}/change/", {}),
+        "history": (f"{base}{obj.pk}/history/", {}),
+        "delete page": (f"{base}{obj.pk}/delete/", {}),
+    }
+    leaks = []
+    for page, (url, query) in pages.items():
+        response = client.get(url, query)
+        assert response.status_code == 200, page
+        # The search box shows what the administrator typed: not a leak.
+        body = response.content.decode().replace(query.get("q", "\0"), "")
+        leaks += [f"{page}: {what}" for what, value in clear.items() if value and value in body]
+        if page == "change form":
+            masked = pii.mask_name(person.name if obj is person else house.landlord_name)
+            assert masked in body
+        if page.startswith("search"):
+            # A search that matched the clear name would tell it: no search field holds one.
+            changelist = response.context["cl"]
+            assert changelist.result_count in (0, changelist.full_result_count)
+    assert leaks == []
+
+
+@pytest.mark.parametrize(
+    "model,lookup,value",
+    [
+        ("layers.person", "name", "{person_name}"),
+        ("layers.person", "name__startswith", "测"),
+        ("layers.person", "address__contains", "ZZMARK-A"),
+        ("layers.person", "household_no", ""),
+        ("layers.person", "id_number_digest", "x"),
+        ("layers.rentalhouse", "landlord_name", "{landlord}"),
+        ("layers.rentalhouse", "landlord_name__contains", "房"),
+    ],
+)
+def test_the_admin_refuses_to_filter_on_personal_data(model, lookup, value, places):
+    """A filter on a clear value answers whether it matches: a reveal without audit."""
+    from accounts.models import User
+
+    _person, _house, clear = _clear_values(places["A"])
+    client = Client()
+    client.force_login(User.objects.get(username="admin"))
+    value = value.format(**{k.replace(" ", "_"): v for k, v in clear.items()})
+    response = client.get(f"/admin/{model.replace('.', '/')}/", {lookup: value})
+    assert response.status_code == 400

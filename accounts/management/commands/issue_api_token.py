@@ -1,8 +1,18 @@
+import getpass
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.models import ApiToken, User
+
+
+def _os_user():
+    """Return who runs the command, for the audit log (no signed-in user here)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
 
 
 class Command(BaseCommand):
@@ -29,7 +39,10 @@ class Command(BaseCommand):
             raise CommandError(f"no active user {options['user']!r}") from None
         try:
             token, raw = services.issue_api_token(
-                name=options["name"], user=user, scopes=options["scope"]
+                name=options["name"],
+                user=user,
+                scopes=options["scope"],
+                via=f"manage.py issue_api_token ({_os_user()})",
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
